@@ -1,0 +1,26 @@
+"""Airflow connection ids the runbooks use.
+
+The same DAG code runs against the local sandbox and against production: only these connections change.
+The sandbox (``python -m sandbox start``) writes them as ``AIRFLOW_CONN_*`` variables.
+"""
+
+from __future__ import annotations
+
+KUBERNETES = "novacron_k8s"
+"""The cluster holding namespace ``novacron`` (conn type ``kubernetes``)."""
+DATABASE = "novacron_db"
+"""The PostgreSQL primary, database ``novacron`` (conn type ``postgres``)."""
+DATABASE_REPLICA = "novacron_db_replica"
+"""The streaming replica (conn type ``postgres``)."""
+PGBACKREST = "novacron_pgbackrest"
+"""pgBackRest: extras ``config`` (file), ``stanza``, ``os_user`` (conn type ``generic``)."""
+PROMETHEUS = "novacron_prometheus"
+"""The Prometheus HTTP API (conn type ``http``)."""
+ALERTMANAGER = "novacron_alertmanager"
+"""The Alertmanager HTTP API (conn type ``http``)."""
+NOVACRON_API = "novacron_api"
+"""The NovaCron API as its users reach it (conn type ``http``)."""
+SLACK_API = "novacron_slack"
+"""Slack Web API (conn type ``slack``; extra ``base_url`` points elsewhere than slack.com when set)."""
+PAGERDUTY_EVENTS = "novacron_pagerduty"
+"""PagerDuty Events API v2 (conn type ``pagerduty_events``; host overrides events.pagerduty.com when set)."""
