@@ -1,0 +1,3 @@
+"""Dagkit of the NovaCron runbooks."""
+
+from __future__ import annotations

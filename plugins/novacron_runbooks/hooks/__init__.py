@@ -1,0 +1,3 @@
+"""Hooks of the NovaCron runbooks."""
+
+from __future__ import annotations

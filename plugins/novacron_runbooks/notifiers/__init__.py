@@ -1,0 +1,3 @@
+"""Notifiers of the NovaCron runbooks."""
+
+from __future__ import annotations

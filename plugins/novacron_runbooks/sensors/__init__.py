@@ -1,0 +1,3 @@
+"""Sensors of the NovaCron runbooks."""
+
+from __future__ import annotations

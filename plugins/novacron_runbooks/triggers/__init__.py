@@ -1,0 +1,3 @@
+"""Triggers of the NovaCron runbooks."""
+
+from __future__ import annotations
