@@ -1,0 +1,105 @@
+"""The deploy/maintenance lock every mutating runbook takes on its target.
+
+``acquire_lock`` is a sensor in reschedule mode: while another runbook holds the target it frees its worker
+slot between pokes, and it fails fast (naming the holder) once ``lock_wait_minutes`` has passed, or at once
+when that param is 0. A lock whose holder run has already finished is stale and taken over; one held by a run
+this Airflow does not know expires after the lease duration. ``release_lock`` is the teardown, so the lock is
+released however the run ends. A dry run only reports who holds the lock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import PokeReturnValue, task
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.utils.trigger_rule import TriggerRule
+
+from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
+from novacron_runbooks.hooks.lease import LeaseLock
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from novacron_runbooks.catalog import Runbook
+
+MIN_LEASE = timedelta(minutes=30)
+MAX_LOCK_WAIT = timedelta(hours=4)
+FINISHED_RUN_STATES = {"success", "failed"}
+
+
+def lease_duration(runbook: Runbook) -> timedelta:
+    """Twice the runbook's time budget, at least 30 minutes: long enough never to expire under a live run."""
+    budget = runbook.time_budget or MIN_LEASE
+    return max(MIN_LEASE, budget * 2)
+
+
+def holder_identity(context: Context) -> str:
+    dag_run = context["dag_run"]
+    return f"{dag_run.dag_id}/{dag_run.run_id}"
+
+
+def _holder_finished(context: Context, holder: str) -> bool:
+    """Whether the holder is a run of this Airflow that has already ended (its teardown never ran)."""
+    dag_id, _, run_id = holder.partition("/")
+    try:
+        state = context["ti"].get_dagrun_state(dag_id=dag_id, run_id=run_id)
+    except Exception:
+        return False
+    return str(state) in FINISHED_RUN_STATES
+
+
+def _lock() -> LeaseLock:
+    return LeaseLock(coordination_api(), namespace())
+
+
+def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
+    """Build the ``acquire_lock`` sensor and its ``release_lock`` teardown for the runbook's target."""
+    target = runbook.lock_target
+    if target is None:
+        raise ValueError(f"runbook {runbook.name!r} has no lock_target")
+    duration = lease_duration(runbook)
+
+    @task.sensor(
+        task_id="acquire_lock",
+        mode="reschedule",
+        poke_interval=5,
+        timeout=MAX_LOCK_WAIT.total_seconds(),
+        retries=0,
+    )
+    def acquire_lock(**context: Any) -> PokeReturnValue:
+        lock = _lock()
+        holder = holder_identity(context)
+        if context["params"].get("dry_run"):
+            current = lock.inspect(target)
+            return PokeReturnValue(
+                True, {"target": target, "dry_run": True, "held_by": current and current.holder}
+            )
+        existing = lock.inspect(target)
+        stale = (
+            existing is not None and existing.holder != holder and _holder_finished(context, existing.holder)
+        )
+        state = lock.try_acquire(target, holder, duration, stale=stale)
+        if state.holder == holder:
+            return PokeReturnValue(
+                True, {"target": target, "holder": holder, "took_over": existing and existing.holder}
+            )
+        first_poke = context["ti"].get_first_reschedule_date(context) or datetime.now(tz=UTC)
+        waited = datetime.now(tz=UTC) - first_poke
+        allowed = timedelta(minutes=int(context["params"].get("lock_wait_minutes", 0)))
+        if waited >= allowed:
+            raise AirflowFailException(
+                f"lock {target!r} is held by {state.holder} (renewed {state.renewed_at.isoformat()}); "
+                f"waited {waited.total_seconds():.0f} s of {allowed.total_seconds():.0f} s allowed"
+            )
+        return PokeReturnValue(False)
+
+    @task(task_id="release_lock", trigger_rule=TriggerRule.ALL_DONE, retries=3)
+    def release_lock(**context: Any) -> dict[str, Any]:
+        released = _lock().release(target, holder_identity(context))
+        return {"target": target, "released": released}
+
+    acquire = acquire_lock()
+    release = release_lock()
+    return acquire, release.as_teardown(setups=acquire)
