@@ -30,7 +30,7 @@ from novacron_runbooks.catalog.model import (
     Threshold,
 )
 from novacron_runbooks.catalog.rules import RULES
-from novacron_runbooks.paths import runbooks_dir
+from novacron_runbooks.paths import include_dir, runbooks_dir
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -169,22 +169,25 @@ def _check_catalog(runbooks: Mapping[str, Runbook], index: IndexInfo) -> None:
         )
 
 
+def _load_definition(path: Path, defaults: Mapping[str, Any], schema: Mapping[str, Any]) -> Runbook:
+    source = f"{path.parent.name}/{path.name}"
+    raw = _read_yaml(path)
+    validate_definition(raw, source, defaults, schema)
+    page_path = path.parent / "pages" / f"{path.stem}.md"
+    page = page_path.read_text(encoding="utf-8") if page_path.exists() else ""
+    return _build(raw, defaults, source, page)
+
+
 def load_catalog(directory: Path | None = None) -> Catalog:
     """Load every ``<name>.yaml`` in the directory; raise :class:`CatalogError` on the first problem."""
     directory = directory or runbooks_dir()
     index_raw = _read_yaml(directory / INDEX_FILE)
     schema = json.loads((directory / SCHEMA_FILE).read_text(encoding="utf-8"))
-    defaults = index_raw["defaults"]
     runbooks: dict[str, Runbook] = {}
     for path in sorted(directory.glob("*.yaml")):
-        if path.name.startswith("_"):
-            continue
-        source = f"{directory.name}/{path.name}"
-        raw = _read_yaml(path)
-        validate_definition(raw, source, defaults, schema)
-        page_path = directory / "pages" / f"{path.stem}.md"
-        page = page_path.read_text(encoding="utf-8") if page_path.exists() else ""
-        runbooks[raw["name"]] = _build(raw, defaults, source, page)
+        if not path.name.startswith("_"):
+            runbook = _load_definition(path, index_raw["defaults"], schema)
+            runbooks[runbook.name] = runbook
     index = _index_info(index_raw["index"])
     _check_catalog(runbooks, index)
     return Catalog(index=index, runbooks=runbooks)
@@ -194,3 +197,16 @@ def load_catalog(directory: Path | None = None) -> Catalog:
 def default_catalog() -> Catalog:
     """Return the catalog of this deployment, loaded once per process."""
     return load_catalog()
+
+
+@functools.cache
+def scheduled_job(name: str) -> Runbook:
+    """Load a scheduled job that is not an index runbook (``include/scheduled/<name>.yaml``).
+
+    The review cycle, DR drill and game day come from the index's own sections rather than its runbook list;
+    they use the same schema so they share the runbook machinery, but they are not counted in the catalog.
+    """
+    directory = runbooks_dir()
+    index_raw = _read_yaml(directory / INDEX_FILE)
+    schema = json.loads((directory / SCHEMA_FILE).read_text(encoding="utf-8"))
+    return _load_definition(include_dir() / "scheduled" / f"{name}.yaml", index_raw["defaults"], schema)

@@ -17,9 +17,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.utils.trigger_rule import TriggerRule
 
 from novacron_runbooks.catalog import Runbook, default_catalog
 from novacron_runbooks.dagkit.docs import render_doc_md
@@ -29,7 +28,7 @@ from novacron_runbooks.dagkit.lock import lock_tasks
 from novacron_runbooks.dagkit.notify import page, post_slack, run_label
 from novacron_runbooks.dagkit.params import ParamCheck, ParamError, build_params, validate_params
 from novacron_runbooks.dagkit.report.collect import collect_report
-from novacron_runbooks.dagkit.report.render import render_junit, render_markdown
+from novacron_runbooks.dagkit.report.render import render_json, render_junit, render_markdown
 from novacron_runbooks.dagkit.report.store import write_report
 
 if TYPE_CHECKING:
@@ -139,7 +138,11 @@ class RunbookFrame:
             urls = write_report(
                 report.dag_id,
                 report.run_id,
-                {"markdown": render_markdown(report), "junit": render_junit(report)},
+                {
+                    "markdown": render_markdown(report),
+                    "junit": render_junit(report),
+                    "json": render_json(report),
+                },
             )
             failed = [step.task_id for step in report.failed_steps]
             summary = {"outcome": report.outcome, "failed_steps": failed, "reports": urls}

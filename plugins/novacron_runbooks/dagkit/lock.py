@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import PokeReturnValue, task
+from airflow.sdk import PokeReturnValue, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
-from airflow.utils.trigger_rule import TriggerRule
 
 from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
 from novacron_runbooks.hooks.lease import LeaseLock

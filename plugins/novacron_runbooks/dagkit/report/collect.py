@@ -77,6 +77,8 @@ def collect_report(context: Context, runbook: Runbook) -> RunReport:
     user = getattr(dag_run, "triggering_user_name", None)
     triggered_by = str(getattr(dag_run, "triggered_by", None) or dag_run.run_type)
     params = dict(context["params"])
+    finished = datetime.now(tz=UTC)
+    started = dag_run.start_date
     return RunReport(
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
@@ -84,10 +86,11 @@ def collect_report(context: Context, runbook: Runbook) -> RunReport:
         run_type=str(dag_run.run_type),
         triggered_by=f"{triggered_by} ({user})" if user else triggered_by,
         started_at=str(dag_run.start_date),
-        finished_at=datetime.now(tz=UTC).isoformat(),
+        finished_at=finished.isoformat(),
         params=_masked_params(runbook, params),
         steps=steps,
         approvals=approvals,
         targets=targets,
         dry_run=bool(params.get("dry_run", False)),
+        duration_seconds=(finished - started).total_seconds() if started else None,
     )

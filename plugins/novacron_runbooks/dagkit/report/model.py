@@ -64,6 +64,7 @@ class RunReport:
     approvals: list[Approval] = field(default_factory=list)
     targets: list[TargetCheck] = field(default_factory=list)
     dry_run: bool = False
+    duration_seconds: float | None = None
 
     @property
     def failed_steps(self) -> list[StepResult]:

@@ -6,6 +6,7 @@ is skipped, and every missed RTO/RPO target is one more failing case, so a CI jo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Any
@@ -118,3 +119,10 @@ def render_junit(report: RunReport) -> str:
                 type="objective",
             )
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+
+
+def render_json(report: RunReport) -> str:
+    """Machine-readable report: what the review and effectiveness jobs read back."""
+    data = dataclasses.asdict(report)
+    data["outcome"] = report.outcome
+    return json.dumps(data, default=str, indent=2, sort_keys=True)
