@@ -1,0 +1,88 @@
+"""The Airflow connections that point the runbooks at this sandbox, as ``AIRFLOW_CONN_*`` lines.
+
+The ids come from ``novacron_runbooks.connections`` so the DAGs and the sandbox can never disagree on a name;
+against production only these values change, never the DAG code.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import TYPE_CHECKING, Any
+
+from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
+from sandbox.postgres import APP_ROLE, DB_NAME, STANZA, app_password, pgbackrest_conf, primary, replica
+from sandbox.tools import PG_USER, find_tools
+
+if TYPE_CHECKING:
+    from sandbox.layout import Layout
+
+SLACK_TOKEN = "xoxb-sandbox"
+PAGERDUTY_KEY = "sandbox-integration-key-0000000"
+
+
+def _ids() -> Any:
+    """``novacron_runbooks.connections``, importable from ``<repo>/plugins`` as Airflow would load it."""
+    plugins = str(REPO_ROOT / "plugins")
+    if plugins not in sys.path:
+        sys.path.insert(0, plugins)
+    from novacron_runbooks import connections
+
+    return connections
+
+
+def connections(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Map each connection id to Airflow's JSON connection form."""
+    ids = _ids()
+    receivers = f"http://{HOST}:{layout.port('receivers')}"
+
+    def http(component: str) -> dict[str, Any]:
+        return {"conn_type": "http", "host": HOST, "port": layout.port(component), "schema": "http"}
+
+    def database(port: int) -> dict[str, Any]:
+        return {"conn_type": "postgres", "host": HOST, "port": port, "login": APP_ROLE,
+                "password": app_password(layout), "schema": DB_NAME}
+
+    return {
+        ids.KUBERNETES: {"conn_type": "kubernetes",
+                         "extra": {"kube_config_path": str(layout.kubeconfig), "namespace": NAMESPACE}},
+        ids.DATABASE: database(primary(layout).port),
+        ids.DATABASE_REPLICA: database(replica(layout).port),
+        ids.PGBACKREST: {"conn_type": "generic", "extra": {
+            "config": str(pgbackrest_conf(layout)), "stanza": STANZA, "os_user": PG_USER,
+            "pg_bindir": str(find_tools().pg_bindir), "pg_socket_dir": str(primary(layout).socket_dir),
+            "scratch_port": layout.port("pg_scratch"), "scratch_dir": str(layout.pg_dir / "scratch")}},
+        ids.PROMETHEUS: http("prometheus"),
+        ids.ALERTMANAGER: http("alertmanager"),
+        ids.NOVACRON_API: http("standin"),
+        ids.SLACK_API: {"conn_type": "slack", "password": SLACK_TOKEN,
+                        "extra": {"base_url": f"{receivers}/api/"}},
+        ids.PAGERDUTY_EVENTS: {"conn_type": "pagerduty_events", "password": PAGERDUTY_KEY, "host": receivers},
+    }
+
+
+def env_vars(layout: Layout) -> dict[str, str]:
+    """``AIRFLOW_CONN_<ID>`` → JSON, ready for ``os.environ.update``."""
+    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value, sort_keys=True)
+            for conn_id, value in connections(layout).items()}
+
+
+def write_env_file(layout: Layout) -> None:
+    """``connections.env``: one ``export`` per connection, shell-quoted; mode 0600 (it holds a password)."""
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in env_vars(layout).items()]
+    path = layout.connections_env
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    header = "# Airflow connections of the local sandbox; `source` this file.\n"
+    path.write_text(header + "\n".join(lines) + "\n")
+
+
+def read_env_file(layout: Layout) -> dict[str, str]:
+    """Parse ``connections.env`` back (what a test fixture exports into ``os.environ``)."""
+    found: dict[str, str] = {}
+    for line in layout.connections_env.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line.removeprefix("export ").partition("=")
+            found[name] = shlex.split(value)[0]
+    return found

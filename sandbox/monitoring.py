@@ -1,0 +1,105 @@
+"""Prometheus, Alertmanager and prometheus-postgres-exporter from Debian's packages, on the sandbox's ports.
+
+Their configs are rendered from the templates in ``include/sandbox/`` into the sandbox folder and validated
+with promtool / amtool before anything starts, so a broken template fails loudly instead of a daemon quietly
+running on defaults. Nothing here reads or writes /etc/prometheus or the packages' system services.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from string import Template
+from typing import TYPE_CHECKING
+
+from sandbox.layout import HOST, REPO_ROOT
+from sandbox.postgres import DB_NAME, primary
+from sandbox.processes import SandboxError
+from sandbox.tools import PG_USER, find_tools
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from sandbox.layout import Layout
+
+TEMPLATES = REPO_ROOT / "include" / "sandbox"
+ALERTS_DIR = REPO_ROOT / "include" / "alerts"
+WEBHOOK_URL = "http://127.0.0.1:8080/novacron/alertmanager/webhook"
+
+
+def monitoring_dir(layout: Layout) -> Path:
+    return layout.root / "monitoring"
+
+
+def alertmanager_token(layout: Layout) -> Path:
+    """Bearer token Alertmanager presents to the Airflow webhook; generated once per sandbox (mode 0600)."""
+    path = layout.root / "alertmanager_token"
+    if not path.exists():
+        layout.root.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path
+
+
+def _render(template: str, target: Path, **fields: object) -> Path:
+    text = Template((TEMPLATES / template).read_text()).substitute({k: str(v) for k, v in fields.items()})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def _validate(argv: list[str], what: str) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    if proc.returncode != 0:
+        raise SandboxError(f"{what} rejected the generated config:\n{proc.stdout}{proc.stderr}")
+
+
+def prepare(layout: Layout) -> None:
+    """Render both configs and validate them with the packages' own checkers."""
+    tools = find_tools()
+    if not ALERTS_DIR.exists():
+        ALERTS_DIR.mkdir(parents=True)
+        (ALERTS_DIR / ".gitkeep").touch()
+    folder = monitoring_dir(layout)
+    prom = _render("prometheus.yml", folder / "prometheus.yml", host=HOST, alerts_dir=ALERTS_DIR,
+                   standin_port=layout.port("standin"), pg_exporter_port=layout.port("pg_exporter"),
+                   prometheus_port=layout.port("prometheus"), alertmanager_port=layout.port("alertmanager"))
+    am = _render("alertmanager.yml", folder / "alertmanager.yml", webhook_url=WEBHOOK_URL,
+                 token_file=alertmanager_token(layout))
+    _validate([tools["promtool"], "check", "config", str(prom)], "promtool check config")
+    _validate([tools["amtool"], "check-config", str(am)], "amtool check-config")
+
+
+def exporter_command(layout: Layout) -> tuple[list[str], dict[str, str]]:
+    """Connect the exporter through the primary's socket as superuser (trusted locally): it sees all stats."""
+    cluster = primary(layout)
+    dsn = f"host={cluster.socket_dir} port={cluster.port} user={PG_USER} dbname={DB_NAME} sslmode=disable"
+    argv = [find_tools()["prometheus-postgres-exporter"],
+            f"--web.listen-address={HOST}:{layout.port('pg_exporter')}"]
+    return argv, {"DATA_SOURCE_NAME": dsn}
+
+
+def alertmanager_command(layout: Layout) -> list[str]:
+    folder = monitoring_dir(layout)
+    return [
+        find_tools()["prometheus-alertmanager"],
+        f"--config.file={folder / 'alertmanager.yml'}",
+        f"--storage.path={folder / 'alertmanager-data'}",
+        f"--web.listen-address={HOST}:{layout.port('alertmanager')}",
+        f"--web.external-url={layout.url('alertmanager')}",
+        "--cluster.listen-address=",
+    ]
+
+
+def prometheus_command(layout: Layout) -> list[str]:
+    folder = monitoring_dir(layout)
+    return [
+        find_tools()["prometheus"],
+        f"--config.file={folder / 'prometheus.yml'}",
+        f"--storage.tsdb.path={folder / 'prometheus-data'}",
+        "--storage.tsdb.retention.time=2d",
+        f"--web.listen-address={HOST}:{layout.port('prometheus')}",
+        f"--web.external-url={layout.url('prometheus')}",
+        "--web.enable-lifecycle",
+        "--web.enable-admin-api",
+    ]

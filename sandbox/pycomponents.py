@@ -1,0 +1,74 @@
+"""The sandbox's own Python services: Kubernetes API emulator, Slack/PagerDuty receivers, API stand-in.
+
+They are started by module name with this interpreter, against a small contract: ``--port``, ``--state-dir``
+(plus the stand-in's ``--k8s-url`` and ``--db-dsn``) and ``GET /healthz`` answering 200 once ready. That
+contract is all the orchestrator knows about them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from typing import TYPE_CHECKING
+
+import yaml
+
+from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
+from sandbox.postgres import app_dsn
+from sandbox.processes import SandboxError
+
+if TYPE_CHECKING:
+    from sandbox.layout import Layout
+
+MODULES = {"k8s": "sandbox.k8s", "receivers": "sandbox.receivers", "standin": "sandbox.standin"}
+KUBE_TOKEN = "sandbox-token"
+
+
+def module_present(component: str) -> bool:
+    """Tell whether ``python -m <module>`` can run: a module, or a package with a ``__main__``."""
+    spec = importlib.util.find_spec(MODULES[component])
+    if spec is None:
+        return False
+    if spec.submodule_search_locations is not None:
+        return importlib.util.find_spec(MODULES[component] + ".__main__") is not None
+    return True
+
+
+def command(layout: Layout, component: str) -> list[str]:
+    """argv of ``component``; raises naming the module when it does not exist yet."""
+    module = MODULES[component]
+    if not module_present(component):
+        raise SandboxError(f"{component}: module {module} is missing, so this component cannot start")
+    state = layout.state_dir / component
+    state.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", module, "--port", str(layout.port(component)), "--state-dir", str(state)]
+    if component == "standin":
+        argv += ["--k8s-url", layout.url("k8s"), "--db-dsn", app_dsn(layout)]
+    return argv
+
+
+def environment() -> dict[str, str]:
+    """Our environment with the repository and ``plugins/`` importable, wherever the CLI was started from."""
+    env = dict(os.environ)
+    paths = [str(REPO_ROOT), str(REPO_ROOT / "plugins")]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def write_kubeconfig(layout: Layout) -> None:
+    """Write a kubeconfig for the emulator: any bearer token passes; the context's namespace is novacron."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "novacron-sandbox", "cluster": {"server": f"http://{HOST}:{layout.port('k8s')}"}}],
+        "users": [{"name": "novacron-sandbox", "user": {"token": KUBE_TOKEN}}],
+        "contexts": [{"name": "novacron-sandbox", "context": {
+            "cluster": "novacron-sandbox", "user": "novacron-sandbox", "namespace": NAMESPACE}}],
+        "current-context": "novacron-sandbox",
+    }
+    layout.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    layout.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
