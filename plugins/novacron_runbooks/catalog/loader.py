@@ -45,7 +45,7 @@ def _read_yaml(path: Path) -> Any:
         with path.open(encoding="utf-8") as handle:
             return yaml.safe_load(handle)
     except yaml.YAMLError as exc:
-        raise CatalogError(path.name, "(yaml)", f"is not valid YAML: {exc}") from exc
+        raise CatalogError(f"{path.parent.name}/{path.name}", "(yaml)", f"is not valid YAML: {exc}") from exc
 
 
 def _field_path(parts: Any) -> str:

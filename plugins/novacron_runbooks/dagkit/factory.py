@@ -52,7 +52,9 @@ def default_args(runbook: Runbook) -> dict[str, Any]:
 
 
 def tags(runbook: Runbook) -> list[str]:
-    found = ["runbook", runbook.category, f"risk:{runbook.risk_level}"]
+    """Tags for filtering in the UI: ``runbook`` for the index's 23, ``scheduled`` for the review/drill jobs."""
+    kind = "runbook" if runbook.name in default_catalog() else "scheduled"
+    found = [kind, runbook.category, f"risk:{runbook.risk_level}"]
     found += [f"severity:{level}" for level in runbook.severity]
     return found
 

@@ -1,0 +1,44 @@
+"""Test-wide set-up: an isolated Airflow home (SQLite), the project's folders, and the sandbox fixtures.
+
+Airflow reads its configuration at import time, so the environment is set here, before any test module
+imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+_HOME = Path(os.environ.get("NOVACRON_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="novacron-airflow-"))
+
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "NOVACRON_REPORTS_URL": f"file://{_HOME / 'runbook_reports'}",
+    }
+)
+for path in (REPO / "plugins", REPO, REPO / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+pytest_plugins = ["sandbox_fixtures"] if (REPO / "tests" / "sandbox_fixtures.py").exists() else []
+
+
+def pytest_configure(config: object) -> None:
+    """Create the metadata database once per session (``dag.test()`` needs it)."""
+    if not (_HOME / "airflow.db").exists():
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            capture_output=True,
+            env=os.environ.copy(),
+        )
