@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.slack.notifications.slack import SlackNotifier
-from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from novacron_runbooks import connections
 from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier

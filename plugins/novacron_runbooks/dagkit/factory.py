@@ -52,7 +52,7 @@ def default_args(runbook: Runbook) -> dict[str, Any]:
 
 
 def tags(runbook: Runbook) -> list[str]:
-    """Tags for filtering in the UI: ``runbook`` for the index's 23, ``scheduled`` for the review/drill jobs."""
+    """Tag ``runbook`` for the index's 23 and ``scheduled`` for review/drill jobs, for UI filters."""
     kind = "runbook" if runbook.name in default_catalog() else "scheduled"
     found = [kind, runbook.category, f"risk:{runbook.risk_level}"]
     found += [f"severity:{level}" for level in runbook.severity]

@@ -19,6 +19,8 @@ from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
 from novacron_runbooks.hooks.lease import LeaseLock
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.sdk import Context
 
     from novacron_runbooks.catalog import Runbook
@@ -34,12 +36,12 @@ def lease_duration(runbook: Runbook) -> timedelta:
     return max(MIN_LEASE, budget * 2)
 
 
-def holder_identity(context: Context) -> str:
+def holder_identity(context: Context | Mapping[str, Any]) -> str:
     dag_run = context["dag_run"]
     return f"{dag_run.dag_id}/{dag_run.run_id}"
 
 
-def _holder_finished(context: Context, holder: str) -> bool:
+def _holder_finished(context: Context | Mapping[str, Any], holder: str) -> bool:
     """Whether the holder is a run of this Airflow that has already ended (its teardown never ran)."""
     dag_id, _, run_id = holder.partition("/")
     try:
@@ -101,4 +103,4 @@ def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
 
     acquire = acquire_lock()
     release = release_lock()
-    return acquire, release.as_teardown(setups=acquire)
+    return acquire, release.as_teardown(setups=acquire.operator)  # type: ignore[attr-defined]

@@ -16,19 +16,19 @@ from novacron_runbooks import connections
 from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from collections.abc import Mapping
 
     from novacron_runbooks.catalog import Runbook
 
 log = logging.getLogger(__name__)
 
 
-def run_label(context: Context) -> str:
+def run_label(context: Mapping[str, Any]) -> str:
     dag_run = context["dag_run"]
     return f"{dag_run.dag_id} / {dag_run.run_id}"
 
 
-def post_slack(context: Context, runbook_channel: str, text: str) -> bool:
+def post_slack(context: Mapping[str, Any], runbook_channel: str, text: str) -> bool:
     """Post a message to the runbook's channel; return whether it was delivered."""
     notifier = SlackNotifier(slack_conn_id=connections.SLACK_API, channel=runbook_channel, text=text)
     try:
@@ -40,7 +40,7 @@ def post_slack(context: Context, runbook_channel: str, text: str) -> bool:
 
 
 def page(
-    context: Context,
+    context: Mapping[str, Any],
     runbook: Runbook,
     summary: str,
     *,

@@ -7,12 +7,14 @@ each step measured and changed comes from its evidence XCom; approvals from the 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from novacron_runbooks.dagkit.evidence import EVIDENCE_KEY
 from novacron_runbooks.dagkit.report.model import Approval, RunReport, StepResult, TargetCheck
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from airflow.sdk import Context
 
     from novacron_runbooks.catalog import Runbook
@@ -45,10 +47,12 @@ def _masked_params(runbook: Runbook, params: dict[str, Any]) -> dict[str, Any]:
     return {name: ("***" if name in secret else value) for name, value in params.items()}
 
 
-def collect_report(context: Context, runbook: Runbook) -> RunReport:
+def collect_report(context: Context | Mapping[str, Any], runbook: Runbook) -> RunReport:
     ti = context["ti"]
     dag_run = context["dag_run"]
-    crumbs = {c["task_id"]: c for c in ti.get_task_breadcrumbs(dag_id=dag_run.dag_id, run_id=dag_run.run_id)}
+    runtime_ti = cast("Any", ti)  # the Task SDK's protocol type omits get_task_breadcrumbs
+    found = runtime_ti.get_task_breadcrumbs(dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+    crumbs = {c["task_id"]: c for c in found}
     steps: list[StepResult] = []
     approvals: list[Approval] = []
     targets: list[TargetCheck] = []

@@ -118,7 +118,7 @@ def render_junit(report: RunReport) -> str:
                 message=f"measured {check.measured_seconds:.1f}s exceeds target {check.target_seconds:.0f}s",
                 type="objective",
             )
-    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+    return str(ET.tostring(suite, encoding="unicode", xml_declaration=True))
 
 
 def render_json(report: RunReport) -> str:
