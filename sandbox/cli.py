@@ -85,12 +85,16 @@ def cmd_fault(layout: Layout, args: argparse.Namespace) -> int:
             raise SandboxError(f"fault {args.switch}: expected stop or start, got {args.value!r}")
         return 0
     if args.switch not in STANDIN_FAULTS:
-        raise SandboxError(f"unknown fault switch {args.switch!r}; known: "
-                           + ", ".join([*STANDIN_FAULTS, *CLUSTER_FAULTS]))
+        raise SandboxError(
+            f"unknown fault switch {args.switch!r}; known: " + ", ".join([*STANDIN_FAULTS, *CLUSTER_FAULTS])
+        )
     body = {"clear": True} if args.switch == "clear" else {args.switch: _parse_value(args.value)}
     request = urllib.request.Request(
-        layout.url("standin") + "/_sandbox/faults", data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        layout.url("standin") + "/_sandbox/faults",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our loopback URL
             print(response.read().decode(errors="replace"))
@@ -120,7 +124,8 @@ def parser() -> argparse.ArgumentParser:
     fault.add_argument("value", nargs="?", help="switch value (JSON), or stop|start for primary/replica")
     fault.set_defaults(func=cmd_fault)
     sub.add_parser("connections", help="write and print the AIRFLOW_CONN_* lines").set_defaults(
-        func=cmd_connections)
+        func=cmd_connections
+    )
     return top
 
 

@@ -15,8 +15,17 @@ from sandbox.processes import PidFile, SandboxError, is_alive, spawn, stop_pid, 
 if TYPE_CHECKING:
     from sandbox.layout import Layout
 
-ORDER = ("pg_primary", "pgbackrest", "pg_replica", "k8s", "receivers", "standin",
-         "pg_exporter", "alertmanager", "prometheus")
+ORDER = (
+    "pg_primary",
+    "pgbackrest",
+    "pg_replica",
+    "k8s",
+    "receivers",
+    "standin",
+    "pg_exporter",
+    "alertmanager",
+    "prometheus",
+)
 CRITICAL = frozenset({"pg_primary", "pgbackrest", "pg_replica"})
 """Everything else needs the database: when one of these fails, start stops there."""
 PORTLESS = frozenset({"pgbackrest"})

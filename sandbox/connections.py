@@ -41,31 +41,52 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
         return {"conn_type": "http", "host": HOST, "port": layout.port(component), "schema": "http"}
 
     def database(port: int) -> dict[str, Any]:
-        return {"conn_type": "postgres", "host": HOST, "port": port, "login": APP_ROLE,
-                "password": app_password(layout), "schema": DB_NAME}
+        return {
+            "conn_type": "postgres",
+            "host": HOST,
+            "port": port,
+            "login": APP_ROLE,
+            "password": app_password(layout),
+            "schema": DB_NAME,
+        }
 
     return {
-        ids.KUBERNETES: {"conn_type": "kubernetes",
-                         "extra": {"kube_config_path": str(layout.kubeconfig), "namespace": NAMESPACE}},
+        ids.KUBERNETES: {
+            "conn_type": "kubernetes",
+            "extra": {"kube_config_path": str(layout.kubeconfig), "namespace": NAMESPACE},
+        },
         ids.DATABASE: database(primary(layout).port),
         ids.DATABASE_REPLICA: database(replica(layout).port),
-        ids.PGBACKREST: {"conn_type": "generic", "extra": {
-            "config": str(pgbackrest_conf(layout)), "stanza": STANZA, "os_user": PG_USER,
-            "pg_bindir": str(find_tools().pg_bindir), "pg_socket_dir": str(primary(layout).socket_dir),
-            "scratch_port": layout.port("pg_scratch"), "scratch_dir": str(layout.pg_dir / "scratch")}},
+        ids.PGBACKREST: {
+            "conn_type": "generic",
+            "extra": {
+                "config": str(pgbackrest_conf(layout)),
+                "stanza": STANZA,
+                "os_user": PG_USER,
+                "pg_bindir": str(find_tools().pg_bindir),
+                "pg_socket_dir": str(primary(layout).socket_dir),
+                "scratch_port": layout.port("pg_scratch"),
+                "scratch_dir": str(layout.pg_dir / "scratch"),
+            },
+        },
         ids.PROMETHEUS: http("prometheus"),
         ids.ALERTMANAGER: http("alertmanager"),
         ids.NOVACRON_API: http("standin"),
-        ids.SLACK_API: {"conn_type": "slack", "password": SLACK_TOKEN,
-                        "extra": {"base_url": f"{receivers}/api/"}},
+        ids.SLACK_API: {
+            "conn_type": "slack",
+            "password": SLACK_TOKEN,
+            "extra": {"base_url": f"{receivers}/api/"},
+        },
         ids.PAGERDUTY_EVENTS: {"conn_type": "pagerduty_events", "password": PAGERDUTY_KEY, "host": receivers},
     }
 
 
 def env_vars(layout: Layout) -> dict[str, str]:
     """``AIRFLOW_CONN_<ID>`` → JSON, ready for ``os.environ.update``."""
-    return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value, sort_keys=True)
-            for conn_id, value in connections(layout).items()}
+    return {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(value, sort_keys=True)
+        for conn_id, value in connections(layout).items()
+    }
 
 
 def write_env_file(layout: Layout) -> None:

@@ -44,7 +44,8 @@ def pg_primary(layout: Layout) -> Check:
         with primary(layout).connect() as conn:
             row = conn.execute(
                 "SELECT pg_is_in_recovery(),"
-                " (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')").fetchone()
+                " (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')"
+            ).fetchone()
     except psycopg.Error as exc:
         return False, f"no connection: {str(exc).strip().splitlines()[0]}"
     assert row is not None
@@ -58,7 +59,8 @@ def pg_replica(layout: Layout) -> Check:
         with replica(layout).connect() as conn:
             row = conn.execute(
                 "SELECT pg_is_in_recovery(), (SELECT status FROM pg_stat_wal_receiver),"
-                " coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)").fetchone()
+                " coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)"
+            ).fetchone()
     except psycopg.Error as exc:
         return False, f"no connection: {str(exc).strip().splitlines()[0]}"
     assert row is not None

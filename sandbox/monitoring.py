@@ -61,11 +61,22 @@ def prepare(layout: Layout) -> None:
         ALERTS_DIR.mkdir(parents=True)
         (ALERTS_DIR / ".gitkeep").touch()
     folder = monitoring_dir(layout)
-    prom = _render("prometheus.yml", folder / "prometheus.yml", host=HOST, alerts_dir=ALERTS_DIR,
-                   standin_port=layout.port("standin"), pg_exporter_port=layout.port("pg_exporter"),
-                   prometheus_port=layout.port("prometheus"), alertmanager_port=layout.port("alertmanager"))
-    am = _render("alertmanager.yml", folder / "alertmanager.yml", webhook_url=WEBHOOK_URL,
-                 token_file=alertmanager_token(layout))
+    prom = _render(
+        "prometheus.yml",
+        folder / "prometheus.yml",
+        host=HOST,
+        alerts_dir=ALERTS_DIR,
+        standin_port=layout.port("standin"),
+        pg_exporter_port=layout.port("pg_exporter"),
+        prometheus_port=layout.port("prometheus"),
+        alertmanager_port=layout.port("alertmanager"),
+    )
+    am = _render(
+        "alertmanager.yml",
+        folder / "alertmanager.yml",
+        webhook_url=WEBHOOK_URL,
+        token_file=alertmanager_token(layout),
+    )
     _validate([tools["promtool"], "check", "config", str(prom)], "promtool check config")
     _validate([tools["amtool"], "check-config", str(am)], "amtool check-config")
 
@@ -74,8 +85,10 @@ def exporter_command(layout: Layout) -> tuple[list[str], dict[str, str]]:
     """Connect the exporter through the primary's socket as superuser (trusted locally): it sees all stats."""
     cluster = primary(layout)
     dsn = f"host={cluster.socket_dir} port={cluster.port} user={PG_USER} dbname={DB_NAME} sslmode=disable"
-    argv = [find_tools()["prometheus-postgres-exporter"],
-            f"--web.listen-address={HOST}:{layout.port('pg_exporter')}"]
+    argv = [
+        find_tools()["prometheus-postgres-exporter"],
+        f"--web.listen-address={HOST}:{layout.port('pg_exporter')}",
+    ]
     return argv, {"DATA_SOURCE_NAME": dsn}
 
 

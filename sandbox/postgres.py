@@ -54,18 +54,34 @@ class Cluster:
 
     def connect(self, dbname: str = "postgres", user: str = PG_USER) -> psycopg.Connection[Any]:
         """Open a socket connection (trusted locally) with autocommit, for setup and health checks."""
-        return psycopg.connect(host=str(self.socket_dir), port=self.port, user=user, dbname=dbname,
-                               autocommit=True, connect_timeout=3)
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user=user,
+            dbname=dbname,
+            autocommit=True,
+            connect_timeout=3,
+        )
 
 
 def primary(layout: Layout) -> Cluster:
-    return Cluster("pg_primary", layout.pg_dir / "primary", layout.port("pg_primary"),
-                   layout.pg_dir / "sockets", layout.log_dir / "pg_primary.log")
+    return Cluster(
+        "pg_primary",
+        layout.pg_dir / "primary",
+        layout.port("pg_primary"),
+        layout.pg_dir / "sockets",
+        layout.log_dir / "pg_primary.log",
+    )
 
 
 def replica(layout: Layout) -> Cluster:
-    return Cluster("pg_replica", layout.pg_dir / "replica", layout.port("pg_replica"),
-                   layout.pg_dir / "sockets", layout.log_dir / "pg_replica.log")
+    return Cluster(
+        "pg_replica",
+        layout.pg_dir / "replica",
+        layout.port("pg_replica"),
+        layout.pg_dir / "sockets",
+        layout.log_dir / "pg_replica.log",
+    )
 
 
 def pgbackrest_conf(layout: Layout) -> Path:
@@ -144,9 +160,21 @@ def write_settings(layout: Layout, cluster: Cluster) -> None:
 def init_primary(layout: Layout) -> None:
     """initdb with data checksums (the corruption runbook relies on them), then our settings."""
     cluster = primary(layout)
-    run_pg([find_tools().pg("initdb"), "-D", str(cluster.data_dir), "-U", PG_USER, "--data-checksums",
-            "--encoding=UTF8", "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256"],
-           "initdb of the primary")
+    run_pg(
+        [
+            find_tools().pg("initdb"),
+            "-D",
+            str(cluster.data_dir),
+            "-U",
+            PG_USER,
+            "--data-checksums",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        ],
+        "initdb of the primary",
+    )
     with (cluster.data_dir / "postgresql.conf").open("a") as conf:
         conf.write("\ninclude_if_exists = 'sandbox.conf'\n")
     write_settings(layout, cluster)
@@ -160,14 +188,32 @@ def init_replica(layout: Layout) -> None:
     with source.connect() as conn:
         conn.execute(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-            " WHERE slot_name = %s AND NOT active", (REPLICATION_SLOT,))
-        exists = conn.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s",
-                              (REPLICATION_SLOT,)).fetchone()
+            " WHERE slot_name = %s AND NOT active",
+            (REPLICATION_SLOT,),
+        )
+        exists = conn.execute(
+            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (REPLICATION_SLOT,)
+        ).fetchone()
     slot_args = ["-S", REPLICATION_SLOT] + ([] if exists else ["-C"])
-    run_pg([find_tools().pg("pg_basebackup"), "-h", str(source.socket_dir), "-p", str(source.port),
-            "-U", PG_USER, "-D", str(cluster.data_dir), "-R", "-X", "stream", "--checkpoint=fast",
-            *slot_args],
-           "pg_basebackup for the replica")
+    run_pg(
+        [
+            find_tools().pg("pg_basebackup"),
+            "-h",
+            str(source.socket_dir),
+            "-p",
+            str(source.port),
+            "-U",
+            PG_USER,
+            "-D",
+            str(cluster.data_dir),
+            "-R",
+            "-X",
+            "stream",
+            "--checkpoint=fast",
+            *slot_args,
+        ],
+        "pg_basebackup for the replica",
+    )
     write_settings(layout, cluster)
 
 
@@ -176,8 +222,22 @@ def start(cluster: Cluster) -> None:
     cluster.log_file.parent.mkdir(parents=True, exist_ok=True)
     cluster.log_file.touch()
     chown_pg(cluster.log_file)
-    run_pg([find_tools().pg("pg_ctl"), "start", "-D", str(cluster.data_dir), "-l", str(cluster.log_file),
-            "-w", "-t", "120", "-s"], f"{cluster.name}: pg_ctl start (see {cluster.log_file})", timeout=180)
+    run_pg(
+        [
+            find_tools().pg("pg_ctl"),
+            "start",
+            "-D",
+            str(cluster.data_dir),
+            "-l",
+            str(cluster.log_file),
+            "-w",
+            "-t",
+            "120",
+            "-s",
+        ],
+        f"{cluster.name}: pg_ctl start (see {cluster.log_file})",
+        timeout=180,
+    )
 
 
 def stop(cluster: Cluster) -> bool:
@@ -186,11 +246,17 @@ def stop(cluster: Cluster) -> bool:
         return False
     pg_ctl = find_tools().pg("pg_ctl")
     try:
-        run_pg([pg_ctl, "stop", "-D", str(cluster.data_dir), "-m", "fast", "-w", "-t", "30", "-s"],
-               f"{cluster.name}: pg_ctl stop", timeout=60)
+        run_pg(
+            [pg_ctl, "stop", "-D", str(cluster.data_dir), "-m", "fast", "-w", "-t", "30", "-s"],
+            f"{cluster.name}: pg_ctl stop",
+            timeout=60,
+        )
     except SandboxError:
-        run_pg([pg_ctl, "stop", "-D", str(cluster.data_dir), "-m", "immediate", "-w", "-t", "30", "-s"],
-               f"{cluster.name}: pg_ctl stop -m immediate", timeout=60)
+        run_pg(
+            [pg_ctl, "stop", "-D", str(cluster.data_dir), "-m", "immediate", "-w", "-t", "30", "-s"],
+            f"{cluster.name}: pg_ctl stop -m immediate",
+            timeout=60,
+        )
     return True
 
 
@@ -199,16 +265,28 @@ def setup_database(layout: Layout) -> None:
     with primary(layout).connect() as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
-        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-            sql.Identifier(APP_ROLE), sql.Literal(app_password(layout))))
+        conn.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(app_password(layout))
+            )
+        )
         # What an SRE operations role needs: read every stat view, signal backends, checkpoint, promote.
-        conn.execute(sql.SQL("GRANT pg_monitor, pg_signal_backend, pg_checkpoint TO {}").format(
-            sql.Identifier(APP_ROLE)))
-        conn.execute(sql.SQL("GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO {}").format(
-            sql.Identifier(APP_ROLE)))
+        conn.execute(
+            sql.SQL("GRANT pg_monitor, pg_signal_backend, pg_checkpoint TO {}").format(
+                sql.Identifier(APP_ROLE)
+            )
+        )
+        conn.execute(
+            sql.SQL("GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO {}").format(
+                sql.Identifier(APP_ROLE)
+            )
+        )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(DB_NAME), sql.Identifier(APP_ROLE)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(DB_NAME), sql.Identifier(APP_ROLE)
+                )
+            )
     with primary(layout).connect(DB_NAME) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")

@@ -64,10 +64,20 @@ def write_kubeconfig(layout: Layout) -> None:
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "novacron-sandbox", "cluster": {"server": f"http://{HOST}:{layout.port('k8s')}"}}],
+        "clusters": [
+            {"name": "novacron-sandbox", "cluster": {"server": f"http://{HOST}:{layout.port('k8s')}"}}
+        ],
         "users": [{"name": "novacron-sandbox", "user": {"token": KUBE_TOKEN}}],
-        "contexts": [{"name": "novacron-sandbox", "context": {
-            "cluster": "novacron-sandbox", "user": "novacron-sandbox", "namespace": NAMESPACE}}],
+        "contexts": [
+            {
+                "name": "novacron-sandbox",
+                "context": {
+                    "cluster": "novacron-sandbox",
+                    "user": "novacron-sandbox",
+                    "namespace": NAMESPACE,
+                },
+            }
+        ],
         "current-context": "novacron-sandbox",
     }
     layout.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
