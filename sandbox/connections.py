@@ -12,7 +12,16 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
-from sandbox.postgres import APP_ROLE, DB_NAME, STANZA, app_password, pgbackrest_conf, primary, replica
+from sandbox.postgres import (
+    APP_ROLE,
+    DB_NAME,
+    STANZA,
+    app_password,
+    pgbackrest_conf,
+    primary,
+    replica,
+    scratch,
+)
 from sandbox.tools import PG_USER, find_tools
 
 if TYPE_CHECKING:
@@ -66,7 +75,7 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
                 "pg_bindir": str(find_tools().pg_bindir),
                 "pg_socket_dir": str(primary(layout).socket_dir),
                 "scratch_port": layout.port("pg_scratch"),
-                "scratch_dir": str(layout.pg_dir / "scratch"),
+                "scratch_dir": str(scratch(layout).data_dir),
             },
         },
         ids.PROMETHEUS: http("prometheus"),

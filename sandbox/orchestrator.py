@@ -94,6 +94,11 @@ def start(layout: Layout, vms: int | None, report: Callable[[Row], None]) -> tup
 def stop(layout: Layout, report: Callable[[str, bool], None]) -> None:
     """Stop in reverse order; every component is attempted even when an earlier one fails."""
     errors = []
+    try:  # a scratch cluster a runbook restored into and left running
+        if postgres.stop(postgres.scratch(layout)):
+            report("pg_scratch", True)
+    except SandboxError as exc:
+        errors.append(f"pg_scratch: {exc}")
     for name in reversed(components.ORDER):
         if name in components.PORTLESS:
             continue

@@ -64,24 +64,27 @@ class Cluster:
         )
 
 
-def primary(layout: Layout) -> Cluster:
+def _cluster(layout: Layout, name: str, folder: str) -> Cluster:
     return Cluster(
-        "pg_primary",
-        layout.pg_dir / "primary",
-        layout.port("pg_primary"),
+        name,
+        layout.pg_dir / folder,
+        layout.port(name),
         layout.pg_dir / "sockets",
-        layout.log_dir / "pg_primary.log",
+        layout.log_dir / f"{name}.log",
     )
+
+
+def primary(layout: Layout) -> Cluster:
+    return _cluster(layout, "pg_primary", "primary")
 
 
 def replica(layout: Layout) -> Cluster:
-    return Cluster(
-        "pg_replica",
-        layout.pg_dir / "replica",
-        layout.port("pg_replica"),
-        layout.pg_dir / "sockets",
-        layout.log_dir / "pg_replica.log",
-    )
+    return _cluster(layout, "pg_replica", "replica")
+
+
+def scratch(layout: Layout) -> Cluster:
+    """Where runbooks restore backups for validation (the sandbox never starts it, but stop stops it)."""
+    return _cluster(layout, "pg_scratch", "scratch")
 
 
 def pgbackrest_conf(layout: Layout) -> Path:
@@ -148,6 +151,7 @@ def write_settings(layout: Layout, cluster: Cluster) -> None:
         "pg_stat_statements.track": "all",
         "track_io_timing": "on",
         "shared_buffers": _guc("64MB"),
+        "max_wal_size": _guc("512MB"),
         "log_line_prefix": _guc("%m [%p] %q%u@%d "),
         "log_min_duration_statement": "1000",
     }

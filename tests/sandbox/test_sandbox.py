@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from sandbox_fixtures import make_layout, run_sandbox
+from sandbox_fixtures import make_layout, run_sandbox, sandbox_env
 
 from sandbox import orchestrator
+from sandbox.layout import REPO_ROOT
 from sandbox.processes import is_alive
 from sandbox.tools import as_pg_user
 
@@ -215,6 +217,26 @@ def test_a_port_held_by_another_process_is_named_before_anything_starts() -> Non
         assert f"port {port} (prometheus)" in result.stderr
         assert not (layout.pg_dir / "primary").exists()
         assert not any(layout.run_dir.glob("*.pid")) if layout.run_dir.exists() else True
+    finally:
+        shutil.rmtree(layout.root, ignore_errors=True)
+
+
+def test_missing_packages_name_the_apt_get_command(tmp_path: Path) -> None:
+    layout = make_layout()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sandbox", "start"],
+            cwd=REPO_ROOT,
+            env={**os.environ, **sandbox_env(layout), "PATH": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2
+        assert "apt-get install -y " in result.stderr
+        assert "prometheus-alertmanager" in result.stderr
+        assert not layout.pg_dir.exists()
     finally:
         shutil.rmtree(layout.root, ignore_errors=True)
 
