@@ -175,3 +175,10 @@ def test_missing_runbook_breaks_the_count(catalog, catalog_copy):
     (catalog_copy / f"{unreferenced}.yaml").unlink()
     with pytest.raises(CatalogError, match="listed_total"):
         load_catalog(catalog_copy)
+
+
+def test_readme_maps_every_runbook_to_its_dag(catalog):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for runbook in catalog:
+        assert f"| `{runbook.name}` |" in readme, f"README does not list {runbook.name}"
+        assert runbook.index_entry in readme

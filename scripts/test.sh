@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: lint (ruff, with Airflow 3's AIR rules), type check, catalog validation, pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PYTHONPATH="$PWD/plugins"
+echo "== ruff";   .venv/bin/ruff check .
+echo "== mypy";   .venv/bin/mypy
+echo "== catalog"; .venv/bin/python -m novacron_runbooks.catalog | tail -n 1
+echo "== pytest"; .venv/bin/python -m pytest "$@"
