@@ -110,20 +110,34 @@ def spawn(
     return proc.pid
 
 
+def _signal(pid: int, sig: signal.Signals) -> bool:
+    """Signal the process group ``pid`` leads (falling back to ``pid`` alone); False when it is gone."""
+    try:
+        os.killpg(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM the process group ``pid`` leads (its helpers too), then SIGKILL after ``timeout`` seconds."""
+    """SIGTERM ``pid`` and its process group, SIGKILL after ``timeout`` s; stragglers in the group die too."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
+        if not _signal(pid, sig):
+            break
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not is_alive(pid):
-                return
+        while time.monotonic() < deadline and is_alive(pid):
             time.sleep(0.05)
+        if not is_alive(pid):
+            break
+    try:  # helpers the leader left behind
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
     if is_alive(pid):
         raise SandboxError(f"process {pid} survived SIGKILL")
 

@@ -168,7 +168,7 @@ def test_receivers_record_a_posted_slack_message(sandbox: Layout) -> None:
         headers={"Authorization": f"Bearer {slack['password']}"},
     )
     assert reply["ok"] is True
-    recorded = json.dumps(http_json(f"{sandbox.url('receivers')}/_sandbox/messages"))
+    recorded = json.dumps(http_json(f"{sandbox.url('receivers')}/_messages?kind=slack"))
     assert marker in recorded
 
 
