@@ -110,6 +110,22 @@ def test_seeded_schema_keeps_its_invariants(sandbox: Layout) -> None:
             db.execute("DELETE FROM audit_log WHERE id = 1")
 
 
+def test_every_connection_id_is_exported_and_airflow_hooks_reach_the_databases(sandbox: Layout) -> None:
+    from airflow.models.connection import Connection
+    from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+    from novacron_runbooks import connections as ids
+
+    conn_ids = [value for name, value in vars(ids).items() if name.isupper() and isinstance(value, str)]
+    for conn_id in conn_ids:
+        parsed = Connection.from_json(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"], conn_id=conn_id)
+        assert parsed.conn_type
+    assert PostgresHook(postgres_conn_id=ids.DATABASE).get_first("SELECT pg_is_in_recovery()") == (False,)
+    assert PostgresHook(postgres_conn_id=ids.DATABASE_REPLICA).get_first("SELECT pg_is_in_recovery()") == (
+        True,
+    )
+
+
 def test_pgbackrest_check_passes_and_a_full_backup_exists(sandbox: Layout) -> None:
     extra = conn("novacron_pgbackrest")["extra"]
     base = [
