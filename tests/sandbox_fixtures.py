@@ -18,19 +18,33 @@ import pytest
 
 from sandbox.connections import read_env_file
 from sandbox.layout import REPO_ROOT, Layout
+from sandbox.processes import port_in_use
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-TEST_PORT_OFFSET = int(os.environ.get("NOVACRON_TEST_SANDBOX_PORT_OFFSET", "100"))
-"""Tests run beside a developer's own sandbox (offset 0), so they use ports shifted by this much."""
+
+def free_port_offset(skip: int = 0) -> int:
+    """Pick a port offset whose ports are all free, so tests run beside a developer's sandbox (offset 0).
+
+    ``NOVACRON_TEST_SANDBOX_PORT_OFFSET`` pins it; otherwise the first free block of 100 wins, skipping
+    ``skip`` free blocks (a second sandbox of the same session must not take the first one's ports).
+    """
+    if os.environ.get("NOVACRON_TEST_SANDBOX_PORT_OFFSET"):
+        return int(os.environ["NOVACRON_TEST_SANDBOX_PORT_OFFSET"]) + 50 * skip
+    for offset in range(100, 3000, 100):
+        if not any(port_in_use(port) for port in Layout(Path(), offset).ports.values()):
+            if skip == 0:
+                return offset
+            skip -= 1
+    raise RuntimeError("no free block of sandbox ports between offsets 100 and 3000")
 
 
-def make_layout(port_offset: int = TEST_PORT_OFFSET) -> Layout:
+def make_layout(port_offset: int | None = None) -> Layout:
     """Create a fresh sandbox folder under the system temp folder, where the postgres user can reach it."""
     root = Path(tempfile.mkdtemp(prefix="novacron-sandbox-"))
     root.chmod(0o755)
-    return Layout(root=root, port_offset=port_offset)
+    return Layout(root=root, port_offset=free_port_offset() if port_offset is None else port_offset)
 
 
 def sandbox_env(layout: Layout) -> dict[str, str]:
