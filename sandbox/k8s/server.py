@@ -94,7 +94,7 @@ def make_app(store: Store, stop: asyncio.Event) -> web.Application:
             tail = int(query["tailLines"]) if query.get("tailLines") else None
             text = pod_log(pod, query.get("container"), tail, query.get("timestamps") == "true", store.faults)
             return web.Response(text=text, content_type="text/plain")
-        if method == "GET" and target.name is None and wants_watch(target, query):
+        if method == "GET" and wants_watch(target, query) and (target.name is None or target.watch):
             return await serve_watch(request, store, target, stop)
         if method == "GET":
             result = api.get(store, target) if target.name else api.list_objects(store, target, query)
