@@ -10,7 +10,16 @@ import base64
 from typing import TYPE_CHECKING, Any
 
 from sandbox.k8s.errors import ApiError, success_status
-from sandbox.k8s.meta import apply_defaults, clone, initial_status, new_uid, now_iso, prepare_create, validate
+from sandbox.k8s.meta import (
+    apply_defaults,
+    clone,
+    initial_status,
+    new_uid,
+    now_iso,
+    prepare_create,
+    prune_nulls,
+    validate,
+)
 from sandbox.k8s.patch import apply_patch
 from sandbox.k8s.selectors import parse_field_selector, parse_label_selector
 from sandbox.k8s.subresources import scaled, to_scale
@@ -83,6 +92,7 @@ def _finish(
     store: Store, res: Resource, old: dict[str, Any], new: dict[str, Any], sub: str | None, dry_run: bool
 ) -> dict[str, Any]:
     """Keep status and spec apart as the apiserver does, default, validate and store."""
+    new = prune_nulls(new)
     if sub == "status":
         merged = clone(old)
         merged["status"] = new.get("status") or {}

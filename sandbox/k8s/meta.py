@@ -43,11 +43,24 @@ def clone(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
+def prune_nulls(value: Any) -> Any:
+    """Drop null fields from a client's object, as decoding into the apiserver's typed structs does.
+
+    kubectl sends e.g. ``metadata.creationTimestamp: null`` inside pod templates; kept, it would change the
+    template's hash and roll out a new ReplicaSet for an unchanged template.
+    """
+    if isinstance(value, dict):
+        return {k: prune_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [prune_nulls(v) for v in value]
+    return value
+
+
 def prepare_create(res: Resource, body: Any, namespace: str | None) -> dict[str, Any]:
     """Check a create body and fill in the name; the store adds the rest of the metadata."""
     if not isinstance(body, dict):
         raise ApiError(400, "the body of the request must be a JSON object")
-    obj = clone(body)
+    obj = prune_nulls(clone(body))
     obj["kind"] = obj.get("kind") or res.kind
     obj["apiVersion"] = obj.get("apiVersion") or res.api_version
     if obj["kind"] != res.kind:
@@ -120,6 +133,7 @@ def _default_pod_spec(spec: Any) -> None:
             )
             container.setdefault("terminationMessagePath", "/dev/termination-log")
             container.setdefault("terminationMessagePolicy", "File")
+            container.setdefault("resources", {})
 
 
 def validate(res: Resource, obj: dict[str, Any]) -> None:

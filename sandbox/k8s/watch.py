@@ -59,6 +59,8 @@ async def serve_watch(
             await _pump(response, watcher, float(query.get("timeoutSeconds") or DEFAULT_TIMEOUT), stop)
         await response.write_eof()
         return response
+    except ConnectionResetError:  # the client went away (aiohttp's ClientConnectionResetError is one)
+        return response
     finally:
         store.watchers.discard(watcher)
 

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 DEPLOYMENTS = by_kind("Deployment")
 REVISION = "deployment.kubernetes.io/revision"
+# Deployment annotations not copied to its ReplicaSets (the rest are, so rollout history shows change-cause).
+SKIPPED = {
+    REVISION,
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision-history",
+}
 
 
 def _revision(rs: dict[str, Any]) -> int:
@@ -50,14 +56,18 @@ def sync(store: Store) -> None:
 
 def _ensure_new_rs(store: Store, dep: dict[str, Any], rss: list[dict[str, Any]]) -> dict[str, Any]:
     template = dep["spec"]["template"]
-    digest = template_hash(template)
+    digest = template_hash(_without_hash(template))
     top = max((_revision(rs) for rs in rss), default=0)
     for rs in rss:
-        if (rs["metadata"].get("labels") or {}).get("pod-template-hash") == digest:
-            if _revision(rs) < top:  # a rollback to an older template takes the next revision
-                bumped = clone(rs)
-                bumped["metadata"].setdefault("annotations", {})[REVISION] = str(top + 1)
-                return store.update(REPLICASETS, bumped, check_rv=False)
+        if _without_hash(rs["spec"]["template"]) == _without_hash(template):
+            # a rollback to an older template takes the next revision; the Deployment's annotations
+            # (change-cause) follow the current ReplicaSet, as ``kubectl rollout history`` shows them
+            revision = str(top + 1 if _revision(rs) < top else _revision(rs))
+            wanted = _rs_annotations(dep, revision)
+            if (rs["metadata"].get("annotations") or {}) != wanted:
+                synced = clone(rs)
+                synced["metadata"]["annotations"] = wanted
+                return store.update(REPLICASETS, synced, check_rv=False)
             return rs
     labels = dict((template.get("metadata") or {}).get("labels") or {}, **{"pod-template-hash": digest})
     pod_template = clone(template)
@@ -70,10 +80,7 @@ def _ensure_new_rs(store: Store, dep: dict[str, Any], rss: list[dict[str, Any]])
         "metadata": {
             "name": f"{dep['metadata']['name']}-{digest}",
             "labels": labels,
-            "annotations": {
-                REVISION: str(top + 1),
-                "deployment.kubernetes.io/desired-replicas": str(dep["spec"].get("replicas", 1)),
-            },
+            "annotations": _rs_annotations(dep, str(top + 1)),
             "ownerReferences": [owner_ref(dep)],
         },
         "spec": {"replicas": 0, "selector": selector, "template": pod_template},
@@ -81,6 +88,21 @@ def _ensure_new_rs(store: Store, dep: dict[str, Any], rss: list[dict[str, Any]])
     rs = prepare_create(REPLICASETS, body, dep["metadata"]["namespace"])
     rs["status"] = {"replicas": 0}
     return store.create(REPLICASETS, rs)
+
+
+def _rs_annotations(dep: dict[str, Any], revision: str) -> dict[str, str]:
+    copied = {k: v for k, v in (dep["metadata"].get("annotations") or {}).items() if k not in SKIPPED}
+    return copied | {
+        REVISION: revision,
+        "deployment.kubernetes.io/desired-replicas": str(dep["spec"].get("replicas", 1)),
+    }
+
+
+def _without_hash(template: dict[str, Any]) -> dict[str, Any]:
+    """Compare templates ignoring ``pod-template-hash``, as the real controller's EqualIgnoreHash does."""
+    meta = dict(template.get("metadata") or {})
+    meta["labels"] = {k: v for k, v in (meta.get("labels") or {}).items() if k != "pod-template-hash"}
+    return {**template, "metadata": meta}
 
 
 def _scale(store: Store, dep: dict[str, Any], rs: dict[str, Any], replicas: int) -> None:
