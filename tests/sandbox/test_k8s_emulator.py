@@ -546,3 +546,25 @@ def test_state_survives_restart(tmp_path: Path) -> None:
     finally:
         assert stop(proc) == 0
     assert os.path.getsize(tmp_path / "k8s-state.json") > 0
+
+
+def test_rollback_reuses_replicaset(api: client.ApiClient, namespace: str) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    apps.create_namespaced_deployment(namespace, deployment("web", "registry.example/web:1.0", 1))
+    wait_for(lambda: len(ready_pods(core, namespace, "app=web")) == 1)
+    first = apps.list_namespaced_replica_set(namespace).items[0]
+    image_patch = [{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "x/web:2.0"}]
+    apps.patch_namespaced_deployment("web", namespace, image_patch)
+    wait_for(lambda: len(apps.list_namespaced_replica_set(namespace).items) == 2)
+    # kubectl rollout undo: the old ReplicaSet's template, hash label dropped, nulls included
+    template = client.ApiClient().sanitize_for_serialization(first.spec.template)
+    template["metadata"]["labels"].pop("pod-template-hash")
+    template["metadata"]["creationTimestamp"] = None
+    undo = [{"op": "replace", "path": "/spec/template", "value": template}]
+    apps.patch_namespaced_deployment("web", namespace, undo)
+    revision = "deployment.kubernetes.io/revision"
+    read_first = lambda: apps.read_namespaced_replica_set(first.metadata.name, namespace)  # noqa: E731
+    wait_for(lambda: read_first().metadata.annotations[revision] == "3")
+    images = lambda: [p.spec.containers[0].image for p in core.list_namespaced_pod(namespace).items]  # noqa: E731
+    wait_for(lambda: images() == ["registry.example/web:1.0"])
+    assert len(apps.list_namespaced_replica_set(namespace).items) == 2
