@@ -2,6 +2,8 @@
 # AIRFLOW_HOME defaults to .airflow/ in the repository; every setting can be overridden from outside.
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export AIRFLOW_HOME="${AIRFLOW_HOME:-$REPO/.airflow}"
+# standalone starts its components as `airflow <command>`, so the venv must be on PATH
+export PATH="$REPO/.venv/bin:$PATH"
 export PYTHONPATH="$REPO/plugins${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"

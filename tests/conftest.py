@@ -30,7 +30,7 @@ for path in (REPO / "plugins", REPO, REPO / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-pytest_plugins = ["sandbox_fixtures"] if (REPO / "tests" / "sandbox_fixtures.py").exists() else []
+pytest_plugins = ["sandbox_fixtures", "airflow_server"]
 
 
 def pytest_configure(config: object) -> None:

@@ -42,6 +42,11 @@ def _approval(task_id: str, result: Any) -> Approval | None:
     return Approval(task_id, list(result["chosen_options"]), str(who), str(result.get("responded_at")))
 
 
+def _plain(value: Any) -> str:
+    """Enum members (``DagRunType.MANUAL``) as their value (``manual``)."""
+    return str(getattr(value, "value", value))
+
+
 def _masked_params(runbook: Runbook, params: dict[str, Any]) -> dict[str, Any]:
     secret = {name for name, spec in runbook.params.items() if spec.get("secret")}
     return {name: ("***" if name in secret else value) for name, value in params.items()}
@@ -79,7 +84,7 @@ def collect_report(context: Context | Mapping[str, Any], runbook: Runbook) -> Ru
         ):
             targets.append(TargetCheck(name, float(value), objective_target_seconds(runbook, name)))
     user = getattr(dag_run, "triggering_user_name", None)
-    triggered_by = str(getattr(dag_run, "triggered_by", None) or dag_run.run_type)
+    triggered_by = _plain(getattr(dag_run, "triggered_by", None) or dag_run.run_type)
     params = dict(context["params"])
     finished = datetime.now(tz=UTC)
     started = dag_run.start_date
@@ -87,7 +92,7 @@ def collect_report(context: Context | Mapping[str, Any], runbook: Runbook) -> Ru
         dag_id=dag_run.dag_id,
         run_id=dag_run.run_id,
         title=runbook.title,
-        run_type=str(dag_run.run_type),
+        run_type=_plain(dag_run.run_type),
         triggered_by=f"{triggered_by} ({user})" if user else triggered_by,
         started_at=str(dag_run.start_date),
         finished_at=finished.isoformat(),

@@ -1,0 +1,58 @@
+"""Through a real ``airflow standalone``: REST API auth, param validation, a run, and its report endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.airflow_server]
+
+
+def test_api_requires_a_token(airflow_server):
+    status, _ = airflow_server.request("GET", "/api/v2/dags", token="")
+    assert status == 401
+    status, body = airflow_server.request(
+        "POST", "/auth/token", {"username": "admin", "password": "wrong"}, token=""
+    )
+    assert status == 401
+
+
+def test_bad_param_is_refused_before_a_run_exists(airflow_server):
+    status, body = airflow_server.request(
+        "POST", "/api/v2/dags/runbook_review/dagRuns", {"logical_date": None, "conf": {"since_days": "many"}}
+    )
+    assert status == 400
+    assert "since_days" in str(body)
+
+
+def test_triggered_review_runs_and_serves_its_report(airflow_server):
+    status, run = airflow_server.request(
+        "POST",
+        "/api/v2/dags/runbook_review/dagRuns",
+        {
+            "logical_date": None,
+            "dag_run_id": "api_review_1",
+            "conf": {"review_date": "2026-11-27"},
+            "note": "test",
+        },
+    )
+    assert status == 200, run
+    finished = airflow_server.wait_for_run("runbook_review", "api_review_1")
+    assert finished["state"] == "success"
+
+    status, junit = airflow_server.request("GET", "/novacron/reports/runbook_review/api_review_1/junit.xml")
+    assert status == 200
+    assert '<testsuite name="runbook_review"' in junit
+    assert 'failures="0"' in junit
+    status, markdown = airflow_server.request(
+        "GET", "/novacron/reports/runbook_review/api_review_1/report.md"
+    )
+    assert status == 200
+    assert "Monthly runbook review: SUCCESS" in markdown
+    assert "Triggered by: manual (admin)" in markdown
+
+    status, _ = airflow_server.request(
+        "GET", "/novacron/reports/runbook_review/api_review_1/junit.xml", token=""
+    )
+    assert status == 401
+    status, _ = airflow_server.request("GET", "/novacron/reports/runbook_review/no_such_run/junit.xml")
+    assert status == 404
