@@ -226,6 +226,7 @@ def test_a_port_held_by_another_process_is_named_before_anything_starts() -> Non
     port = layout.port("prometheus")
     try:
         with socket.socket() as blocker:
+            blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
             blocker.bind(("127.0.0.1", port))
             blocker.listen()
             result = run_sandbox(layout, "start", timeout=60)
