@@ -1,14 +1,16 @@
 """PagerDuty Events API v2 hooks that honour the connection's host.
 
-The provider's hooks always post to ``events.pagerduty.com``. Production keeps that default; the sandbox (and
-EU-region or proxied accounts) set the connection host, e.g. ``https://events.eu.pagerduty.com``.
+The provider's hooks always post to ``events.pagerduty.com`` (and the ``pagerduty`` client accepts only
+``https://`` base URLs). Production keeps that default; EU-region or proxied accounts and the sandbox's local
+receiver set the connection host, e.g. ``https://events.eu.pagerduty.com``. The Events API v2 is one JSON
+POST, so the sync hook sends it with ``requests`` and the event body the provider prepares.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pagerduty
+import requests
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.providers.pagerduty.hooks.pagerduty_events import (
     PagerdutyEventsAsyncHook,
@@ -19,6 +21,11 @@ from airflow.providers.pagerduty.hooks.pagerduty_events import (
 from novacron_runbooks import connections
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
+EVENTS_TIMEOUT_SECONDS = 10
+
+
+class PagerdutyEventError(RuntimeError):
+    """The Events API refused an event (bad routing key, malformed payload, throttled)."""
 
 
 class RoutedPagerdutyEventsHook(PagerdutyEventsHook):
@@ -46,7 +53,7 @@ class RoutedPagerdutyEventsHook(PagerdutyEventsHook):
         images: list[Any] | None = None,
         links: list[Any] | None = None,
     ) -> str:
-        data = prepare_event_data(
+        event = prepare_event_data(
             summary=summary,
             severity=severity,
             source=source,
@@ -58,9 +65,15 @@ class RoutedPagerdutyEventsHook(PagerdutyEventsHook):
             dedup_key=dedup_key,
             images=images,
             links=links,
+            action_key_name="event_action",
         )
-        client = pagerduty.EventsApiV2Client(self.integration_key, base_url=self.base_url)
-        return str(client.send_event(**data))
+        event["routing_key"] = self.integration_key
+        response = requests.post(f"{self.base_url}/v2/enqueue", json=event, timeout=EVENTS_TIMEOUT_SECONDS)
+        if response.status_code >= 300:
+            raise PagerdutyEventError(
+                f"PagerDuty refused the event ({response.status_code}): {response.text[:300]}"
+            )
+        return str(response.json().get("dedup_key", dedup_key))
 
 
 class RoutedPagerdutyEventsAsyncHook(PagerdutyEventsAsyncHook):
