@@ -185,39 +185,22 @@ def init_primary(layout: Layout) -> None:
 
 
 def init_replica(layout: Layout) -> None:
-    """pg_basebackup -R from the primary through a physical slot, then the replica's own settings."""
+    """pg_basebackup -R from the primary through a fresh physical slot, then the replica's own settings."""
     source, cluster = primary(layout), replica(layout)
     if cluster.data_dir.exists():
         shutil.rmtree(cluster.data_dir)  # a half-made copy from an interrupted start
-    with source.connect() as conn:
+    with source.connect() as conn:  # a slot left by a replica we no longer have would pin WAL forever
         conn.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-            " WHERE slot_name = %s AND NOT active",
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
             (REPLICATION_SLOT,),
         )
-        exists = conn.execute(
-            "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", (REPLICATION_SLOT,)
-        ).fetchone()
-    slot_args = ["-S", REPLICATION_SLOT] + ([] if exists else ["-C"])
-    run_pg(
-        [
-            find_tools().pg("pg_basebackup"),
-            "-h",
-            str(source.socket_dir),
-            "-p",
-            str(source.port),
-            "-U",
-            PG_USER,
-            "-D",
-            str(cluster.data_dir),
-            "-R",
-            "-X",
-            "stream",
-            "--checkpoint=fast",
-            *slot_args,
-        ],
-        "pg_basebackup for the replica",
-    )
+    basebackup = [find_tools().pg("pg_basebackup"), "-h", str(source.socket_dir), "-p", str(source.port)]
+    basebackup += ["-U", PG_USER, "-D", str(cluster.data_dir), "-R", "-X", "stream", "--checkpoint=fast"]
+    try:
+        run_pg([*basebackup, "-C", "-S", REPLICATION_SLOT], "pg_basebackup for the replica")
+    except SandboxError:
+        shutil.rmtree(cluster.data_dir, ignore_errors=True)  # never leave a copy that looks usable
+        raise
     write_settings(layout, cluster)
 
 
