@@ -9,6 +9,7 @@ released however the run ends. A dry run only reports who holds the lock.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
     from novacron_runbooks.catalog import Runbook
 
+log = logging.getLogger(__name__)
 MIN_LEASE = timedelta(minutes=30)
 MAX_LOCK_WAIT = timedelta(hours=4)
 FINISHED_RUN_STATES = {"success", "failed"}
@@ -47,8 +49,9 @@ def _holder_finished(context: Context | Mapping[str, Any], holder: str) -> bool:
     try:
         state = context["ti"].get_dagrun_state(dag_id=dag_id, run_id=run_id)
     except Exception:
+        log.info("lock holder %s is not a run this Airflow knows; waiting for the lease to expire", holder)
         return False
-    return str(state) in FINISHED_RUN_STATES
+    return str(getattr(state, "value", state)) in FINISHED_RUN_STATES
 
 
 def _lock() -> LeaseLock:
