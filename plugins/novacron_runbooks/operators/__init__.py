@@ -1,3 +1,0 @@
-"""Operators of the NovaCron runbooks."""
-
-from __future__ import annotations

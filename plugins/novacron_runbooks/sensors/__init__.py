@@ -1,3 +1,0 @@
-"""Sensors of the NovaCron runbooks."""
-
-from __future__ import annotations

@@ -1,3 +1,0 @@
-"""Triggers of the NovaCron runbooks."""
-
-from __future__ import annotations
