@@ -19,7 +19,6 @@ import asyncio
 import ipaddress
 import json
 import logging
-import signal
 import ssl
 import time
 import uuid
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from sandbox.aio import stop_on_signals
 
 log = logging.getLogger("sandbox.receivers")
 MESSAGES_FILE = "messages.jsonl"
@@ -265,12 +266,7 @@ def tls_context(state_dir: Path) -> ssl.SSLContext:
 async def serve(port: int, state_dir: Path, tls_port: int = 0, stop: asyncio.Event | None = None) -> None:
     """Serve on 127.0.0.1 until SIGTERM/SIGINT (or ``stop``)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (RuntimeError, ValueError):  # not the main thread: rely on ``stop``
-            pass
+    stop_on_signals(stop)
     runner = web.AppRunner(make_app(Inbox(state_dir)), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,17 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from sandbox.aio import free_port
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 240
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -98,7 +93,7 @@ def _ready(server: AirflowServer, dag_id: str) -> bool:
 def airflow_server(sandbox) -> Iterator[AirflowServer]:
     """Start ``airflow standalone`` against the sandbox; stop its whole process group at the end."""
     home = Path(tempfile.mkdtemp(prefix="novacron-standalone-"))
-    port = _free_port()
+    port = free_port()
     password = secrets.token_urlsafe(12)
     (home / "passwords.json").write_text(json.dumps({"admin": password}))
     env = {

@@ -8,13 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 from aiohttp import web
 
+from sandbox.aio import stop_on_signals
 from sandbox.k8s import admin, api, resources
 from sandbox.k8s.controllers import manager
 from sandbox.k8s.errors import ApiError
@@ -129,12 +129,7 @@ async def serve(
 ) -> None:
     """Run until SIGTERM/SIGINT (or ``stop``), then flush the state file and exit."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (RuntimeError, ValueError):  # not the main thread (in-process use): rely on ``stop``
-            pass
+    stop_on_signals(stop)
     state_dir.mkdir(parents=True, exist_ok=True)
     store = Store(state_dir / STATE_FILE)
     if not store.load() and seed is not None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import time
 from pathlib import Path
 
 from aiohttp import web
 
+from sandbox.aio import stop_on_signals
 from sandbox.standin import dwcp, loadgen
 from sandbox.standin.app import StandIn, make_app
 from sandbox.standin.cluster import ClusterPoller
@@ -48,12 +48,7 @@ async def _load_after_first_poll(standin: StandIn, port: int, rate: float, stop:
 async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> None:
     """Run the server and its background tasks until SIGTERM/SIGINT (or ``stop``)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (RuntimeError, ValueError):  # not the main thread: rely on ``stop``
-            pass
+    stop_on_signals(stop)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     faults = Faults.load(args.state_dir)
     pool = Pool(args.db_dsn, max_size=args.pool_max)

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,14 +20,10 @@ import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from sandbox.aio import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 NS = "novacron"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_emulator(state_dir: Path, port: int) -> subprocess.Popen[bytes]:

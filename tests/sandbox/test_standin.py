@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,14 +19,10 @@ from typing import Any
 
 import pytest
 
+from sandbox.aio import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 NS = "novacron"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method: str, url: str, body: Any = None, ctype: str = "application/json") -> tuple[int, str]:
