@@ -8,7 +8,6 @@ source scripts/airflow-env.sh
 mkdir -p "$AIRFLOW_HOME"
 
 .venv/bin/python -m sandbox start
-trap '.venv/bin/python -m sandbox stop' EXIT
 set -a; source .sandbox/connections.env; set +a
 
 # Known admin credentials: generated once, kept in AIRFLOW_HOME, printed at every start.
@@ -31,4 +30,21 @@ cat <<MSG
   Flip a fault switch:     .venv/bin/python -m sandbox fault error_rate 0.2   (clear: ... fault clear)
 
 MSG
-.venv/bin/airflow standalone
+# Airflow runs in its own process group (job control on), so stopping is ours to do in order on Ctrl-C:
+# SIGINT to its group (standalone stops its components), then TERM/KILL whatever is left, then the sandbox.
+set -m
+.venv/bin/airflow standalone &
+airflow_group=$!
+stop_demo() {
+  trap - EXIT INT TERM
+  if kill -0 "$airflow_group" 2>/dev/null; then
+    kill -INT -- "-$airflow_group" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$airflow_group" 2>/dev/null || break; sleep 1; done
+    kill -TERM -- "-$airflow_group" 2>/dev/null && sleep 3
+    kill -KILL -- "-$airflow_group" 2>/dev/null || true
+  fi
+  .venv/bin/python -m sandbox stop
+}
+trap stop_demo EXIT
+trap 'exit 130' INT TERM
+wait "$airflow_group"
