@@ -69,3 +69,30 @@ def test_events_url_defaults_to_pagerduty():
     assert events_base_url(None) == "https://events.pagerduty.com"
     assert events_base_url("events.eu.pagerduty.com") == "https://events.eu.pagerduty.com"
     assert events_base_url("http://127.0.0.1:1/") == "http://127.0.0.1:1"
+
+
+def test_escalation_callback_posts_to_slack_and_pages(sandbox):
+    """The deadline-alert callback, run as the triggerer runs it (async, the scheduler's simple context)."""
+    import asyncio
+
+    from novacron_runbooks.dagkit.escalation import escalate
+
+    run_id = f"manual__{uuid.uuid4().hex}"
+    asyncio.run(
+        escalate(
+            runbook="high_error_rate",
+            level=2,
+            role="Team Lead",
+            after_minutes=15,
+            channel="#sre-team",
+            page=True,
+            context={"dag_run": {"dag_id": "high_error_rate", "run_id": run_id}},
+        )
+    )
+    slack = [m["body"] for m in _messages(sandbox, "slack") if run_id in json.dumps(m)]
+    assert len(slack) == 1
+    assert "escalating to level 2, Team Lead" in slack[0]["text"]
+    events = [m["body"] for m in _messages(sandbox, "pagerduty") if run_id in json.dumps(m)]
+    assert len(events) == 1
+    assert events[0]["dedup_key"] == f"high_error_rate/{run_id}"
+    assert events[0]["payload"]["custom_details"]["escalation_level"] == 2
