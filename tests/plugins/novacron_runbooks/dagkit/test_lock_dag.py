@@ -6,8 +6,7 @@ import dataclasses
 from datetime import timedelta
 
 import pytest
-from airflow.dag_processing.bundles.manager import DagBundlesManager
-from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+from dag_runner import run_dag, task_states
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
@@ -32,10 +31,6 @@ def _probe_dag():
             return str(holder)
 
         act()
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
-    bag.bag_dag(rb.dag)
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
     return rb.dag
 
 
@@ -50,7 +45,7 @@ def lock(sandbox) -> LeaseLock:
 
 def test_lock_is_held_during_the_steps_and_released_after(lock):
     dag = _probe_dag()
-    run = dag.test(run_conf={"dry_run": False})
+    run = run_dag(dag, {"dry_run": False})
     assert run.state == "success"
     assert lock.inspect(TARGET) is None
     report = read_report("lock_probe", run.run_id, "markdown")
@@ -60,9 +55,9 @@ def test_lock_is_held_during_the_steps_and_released_after(lock):
 def test_held_lock_fails_fast_naming_the_holder(lock):
     lock.try_acquire(TARGET, "deployment/someone-else", timedelta(hours=1))
     dag = _probe_dag()
-    run = dag.test(run_conf={"dry_run": False, "lock_wait_minutes": 0})
+    run = run_dag(dag, {"dry_run": False, "lock_wait_minutes": 0})
     assert run.state == "failed"
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    states = task_states(run)
     assert states["acquire_lock"] == "failed"
     assert states["act"] == "upstream_failed"
     assert lock.inspect(TARGET).holder == "deployment/someone-else"  # untouched
@@ -74,7 +69,7 @@ def test_held_lock_fails_fast_naming_the_holder(lock):
 def test_dry_run_only_reports_the_holder(lock):
     lock.try_acquire(TARGET, "deployment/someone-else", timedelta(hours=1))
     dag = _probe_dag()
-    run = dag.test(run_conf={"dry_run": True, "lock_wait_minutes": 0})
+    run = run_dag(dag, {"dry_run": True, "lock_wait_minutes": 0})
     assert run.state == "success"
     assert lock.inspect(TARGET).holder == "deployment/someone-else"
     lock.release(TARGET, "deployment/someone-else")
@@ -82,8 +77,8 @@ def test_dry_run_only_reports_the_holder(lock):
 
 def test_lock_of_a_finished_run_is_taken_over(lock):
     dag = _probe_dag()
-    first = dag.test(run_conf={"dry_run": False})
+    first = run_dag(dag, {"dry_run": False})
     lock.try_acquire(TARGET, f"lock_probe/{first.run_id}", timedelta(hours=1))  # as if its teardown never ran
-    second = dag.test(run_conf={"dry_run": False, "lock_wait_minutes": 0})
+    second = run_dag(dag, {"dry_run": False, "lock_wait_minutes": 0})
     assert second.state == "success"
     assert lock.inspect(TARGET) is None
