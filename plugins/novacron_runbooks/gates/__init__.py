@@ -1,0 +1,1 @@
+"""Deployment gates: measurements of a change, judged against its baseline."""
