@@ -22,3 +22,52 @@ def run_dag(dag: DAG, conf: dict[str, Any] | None = None, **kwargs: Any) -> Any:
 
 def task_states(run: Any) -> dict[str, str]:
     return {ti.task_id: str(getattr(ti.state, "value", ti.state)) for ti in run.get_task_instances()}
+
+
+def respond_when_asked(
+    dag_id: str, task_id: str, option: str, user: str = "sre-oncall", timeout: float = 180
+) -> Any:
+    """Answer a HITL task of ``dag_id`` once it waits, through the REST API's own handler (a person's click).
+
+    ``dag.test()`` runs no API server, so a thread calls the handler of
+    ``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/-1/hitlDetails`` in-process.
+    """
+    import threading
+    import time
+
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    answered: dict[str, Any] = {}
+
+    def answer() -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not answered:
+            with create_session() as session:
+                pending = session.execute(
+                    select(TaskInstance.run_id)
+                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                    .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)
+                    .where(HITLDetail.responded_at.is_(None))
+                ).first()
+                if pending is not None:
+                    update_hitl_detail(
+                        dag_id=dag_id,
+                        dag_run_id=pending[0],
+                        task_id=task_id,
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
+                        user=SimpleAuthManagerUser(username=user, role="op"),
+                        session=session,
+                    )
+                    answered["run_id"] = pending[0]
+                    return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return answered

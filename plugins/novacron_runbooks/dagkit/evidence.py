@@ -41,21 +41,25 @@ class Evidence:
     measurements: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    verdict: str | None = None
+    """A decision the step took for the run: ``proceed``, ``rollback``, ``freeze``, ``hold``."""
 
     def note(self, text: str) -> None:
         self.notes.append(text)
 
-    def measure(self, name: str, value: Any, verdict: str, query: str | None = None, **extra: Any) -> None:
+    def measure(
+        self,
+        name: str,
+        value: Any,
+        verdict: str,
+        query: str | None = None,
+        at: str | None = None,
+        **extra: Any,
+    ) -> None:
         """Record one measurement (a gate sample, a row count, a health check) with its verdict."""
+        when = at or utcnow().isoformat()
         self.measurements.append(
-            {
-                "name": name,
-                "value": value,
-                "verdict": verdict,
-                "query": query,
-                "at": utcnow().isoformat(),
-                **extra,
-            }
+            {"name": name, "value": value, "verdict": verdict, "query": query, "at": when, **extra}
         )
 
     def change(self, target: str, action: str, applied: bool, **detail: Any) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from novacron_runbooks.dagkit.evidence import EVIDENCE_KEY
 from novacron_runbooks.dagkit.report.model import Approval, RunReport, StepResult, TargetCheck
+from novacron_runbooks.operators.hitl import APPROVAL_KEY
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -19,7 +20,13 @@ if TYPE_CHECKING:
 
     from novacron_runbooks.catalog import Runbook
 
-HITL_OPERATORS = {"ApprovalOperator", "HITLOperator", "HITLBranchOperator", "HITLEntryOperator"}
+HITL_OPERATORS = {
+    "ApprovalOperator",
+    "HITLOperator",
+    "HITLBranchOperator",
+    "HITLEntryOperator",
+    "RecordedHITLBranchOperator",
+}
 
 
 def objective_target_seconds(runbook: Runbook, metric: str) -> float | None:
@@ -76,7 +83,8 @@ def collect_report(context: Context | Mapping[str, Any], runbook: Runbook) -> Ru
             )
         )
         if crumb.get("operator") in HITL_OPERATORS:
-            approval = _approval(task_id, ti.xcom_pull(task_ids=task_id))
+            response = ti.xcom_pull(task_ids=task_id, key=APPROVAL_KEY) or ti.xcom_pull(task_ids=task_id)
+            approval = _approval(task_id, response)
             if approval:
                 approvals.append(approval)
         for name, value in (

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAILED_STATES = {"failed", "upstream_failed"}
+_APPROVAL_DECISIONS = {"Roll back": "rollback", "Hold": "hold", "Reject": "rejected"}
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,22 @@ class RunReport:
         return [step for step in self.steps if step.failed]
 
     @property
+    def decisions(self) -> list[str]:
+        """What gates and people decided for the run (``rollback``, ``freeze``, ``hold``, ...)."""
+        found = [str(s.evidence["verdict"]) for s in self.steps if s.evidence and s.evidence.get("verdict")]
+        found += [
+            _APPROVAL_DECISIONS[c] for a in self.approvals for c in a.chosen if c in _APPROVAL_DECISIONS
+        ]
+        return found
+
+    @property
     def outcome(self) -> str:
         if self.failed_steps:
             return "failed"
+        if "rollback" in self.decisions:
+            return "rolled-back"
+        if "rejected" in self.decisions:
+            return "rejected"
         if any(check.met is False for check in self.targets):
             return "missed-target"
         return "dry-run" if self.dry_run else "success"

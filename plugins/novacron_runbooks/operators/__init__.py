@@ -1,0 +1,3 @@
+"""Operators of the NovaCron runbooks."""
+
+from __future__ import annotations

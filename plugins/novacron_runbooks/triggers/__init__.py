@@ -1,0 +1,3 @@
+"""Triggers of the NovaCron runbooks (outside the DAG bundle, as the triggerer requires)."""
+
+from __future__ import annotations
