@@ -7,4 +7,5 @@ export PYTHONPATH="$PWD/plugins"
 echo "== ruff";   .venv/bin/ruff check .
 echo "== mypy";   .venv/bin/mypy
 echo "== catalog"; .venv/bin/python -m novacron_runbooks.catalog | tail -n 1
+echo "== alert rules"; .venv/bin/python -m novacron_runbooks.alerts check
 echo "== pytest"; .venv/bin/python -m pytest "$@"

@@ -240,3 +240,27 @@ class TestSpec:
             comparison=Comparison("b", "ratio", 1.2, mann_whitney=MannWhitney(min_samples=30)),
         )
         assert GateSpec.from_dict(spec.to_dict()) == spec
+
+
+class TestBudget:
+    def test_canary_abort_budget_comes_from_the_catalog(self):
+        from novacron_runbooks.catalog import default_catalog
+        from novacron_runbooks.gates.budget import budget_seconds
+
+        assert budget_seconds(default_catalog().get("canary"), "abort_budget") == 300
+
+    def test_gate_that_cannot_abort_in_time_is_refused_naming_the_field(self):
+        from novacron_runbooks.dagkit.params import ParamError
+        from novacron_runbooks.gates.budget import assert_abort_within
+
+        slow = GateSpec(
+            name="slow", query="x", success=Condition("<", 1), interval_seconds=120, count=5, failure_limit=3
+        )
+        fast = GateSpec(name="fast", query="x", success=Condition("<", 1), interval_seconds=15, count=8)
+        assert assert_abort_within([fast], 300, "interval_seconds", action_seconds=30) < 300
+        with pytest.raises(ParamError) as raised:
+            assert_abort_within([fast, slow], 300, "interval_seconds", action_seconds=30)
+        assert raised.value.field == "interval_seconds"
+        assert "slow" in str(raised.value)
+        shadow = GateSpec(**{**slow.__dict__, "shadow": True})
+        assert assert_abort_within([shadow], 300, "interval_seconds") == 0.0
