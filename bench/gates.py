@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
 
 from sandbox.airflow import AirflowServer, start_standalone  # noqa: E402
 from sandbox.connections import read_env_file  # noqa: E402
+from sandbox.faults import set_fault  # noqa: E402
 from sandbox.layout import Layout  # noqa: E402
 
 SCRAPE_INTERVAL = 2.0  # include/sandbox/prometheus.yml
@@ -49,16 +49,6 @@ def start_sandbox(offset: int) -> Layout:
 
 def stop_sandbox(layout: Layout) -> None:
     subprocess.run([sys.executable, "-m", "sandbox", "stop"], cwd=REPO, env=os.environ.copy(), check=False)
-
-
-def set_fault(layout: Layout, body: dict[str, Any]) -> None:
-    req = urllib.request.Request(
-        f"{layout.url('standin')}/_sandbox/faults",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(req, timeout=10).read()
 
 
 async def fault_to_verdict(layout: Layout) -> float:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import urllib.error
-import urllib.request
 
 from sandbox import components, connections, orchestrator, postgres
+from sandbox.faults import set_fault
 from sandbox.layout import Layout, default_layout
 from sandbox.processes import SandboxError
 from sandbox.seed import SIZES
@@ -94,22 +93,7 @@ def cmd_fault(layout: Layout, args: argparse.Namespace) -> int:
             raise SandboxError(f"fault {args.switch}: expected stop or start, got {args.value!r}")
         return 0
     body = {"clear": True} if args.switch == "clear" else {args.switch: _parse_value(args.value)}
-    request = urllib.request.Request(
-        layout.url("standin") + "/_sandbox/faults",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our loopback URL
-            print(response.read().decode(errors="replace"))
-    except urllib.error.HTTPError as exc:
-        reason = exc.read().decode(errors="replace")
-        raise SandboxError(f"fault {args.switch}: the stand-in refused it: {reason}") from None
-    except OSError as exc:
-        raise SandboxError(
-            f"fault: the stand-in at {layout.url('standin')} is not reachable: {exc}"
-        ) from None
+    print(set_fault(layout, body))
     return 0
 
 

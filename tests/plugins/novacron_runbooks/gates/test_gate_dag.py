@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from urllib.parse import urlparse
 
 import pytest
@@ -21,6 +20,7 @@ from novacron_runbooks.dagkit.gate import metric_gate
 from novacron_runbooks.dagkit.report.store import read_report
 from novacron_runbooks.gates.spec import Condition, GateSpec
 from novacron_runbooks.hooks.prometheus import PrometheusHook
+from sandbox.faults import set_fault
 
 pytestmark = pytest.mark.sandbox
 
@@ -66,16 +66,6 @@ def build(spec: GateSpec, dag_id: str = "gate_probe"):
     return rb.dag
 
 
-def _fault(layout, body: dict) -> None:
-    req = urllib.request.Request(
-        f"{layout.url('standin')}/_sandbox/faults",
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    urllib.request.urlopen(req, timeout=10).read()
-
-
 def _wait_for_ratio(predicate, timeout: float = 60) -> float:
     hook = PrometheusHook()
     query = BASE.render({"service": "novacron-api"}).query
@@ -90,17 +80,17 @@ def _wait_for_ratio(predicate, timeout: float = 60) -> float:
 
 @pytest.fixture
 def healthy(sandbox):
-    _fault(sandbox, {"clear": True})
+    set_fault(sandbox, {"clear": True})
     _wait_for_ratio(lambda v: v < 0.01)
     return sandbox
 
 
 @pytest.fixture
 def erroring(sandbox):
-    _fault(sandbox, {"error_rate": 0.4})
+    set_fault(sandbox, {"error_rate": 0.4})
     _wait_for_ratio(lambda v: v > 0.2)
     yield sandbox
-    _fault(sandbox, {"clear": True})
+    set_fault(sandbox, {"clear": True})
 
 
 def test_healthy_service_passes_and_promotes(healthy):
@@ -148,13 +138,13 @@ def test_freeze_stops_without_rolling_back(erroring):
 @pytest.mark.parametrize(("choice", "ran"), [("Roll back", "roll_back"), ("Promote", "promote")])
 def test_inconclusive_asks_a_person_and_follows_the_answer(sandbox, choice, ran):
     # success needs < 0.05, failure needs > 0.15: a steady 10% error rate satisfies neither
-    _fault(sandbox, {"error_rate": 0.1})
+    set_fault(sandbox, {"error_rate": 0.1})
     try:
         _wait_for_ratio(lambda v: 0.07 < v < 0.13)
         answered = respond_when_asked("gate_probe", "decide_errors", choice)
         run = run_dag(build(gate(count=1)))
     finally:
-        _fault(sandbox, {"clear": True})
+        set_fault(sandbox, {"clear": True})
     states = task_states(run)
     assert answered["run_id"] == run.run_id
     assert states["decide_errors"] == "success"
