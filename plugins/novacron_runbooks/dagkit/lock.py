@@ -3,7 +3,8 @@
 ``acquire_lock`` is a sensor in reschedule mode: while another runbook holds the target it frees its worker
 slot between pokes, and it fails fast (naming the holder) once ``lock_wait_minutes`` has passed, or at once
 when that param is 0. A lock whose holder run has already finished is stale and taken over; one held by a run
-this Airflow does not know expires after the lease duration. ``release_lock`` is the teardown, so the lock is
+this Airflow does not know expires after the lease duration. A run started by the lock's holder (its
+``parent_run`` param) works under the parent's lock. ``release_lock`` is the teardown, so the lock is
 released however the run ends. A dry run only reports who holds the lock.
 """
 
@@ -81,6 +82,11 @@ def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
                 True, {"target": target, "dry_run": True, "held_by": current and current.holder}
             )
         existing = lock.inspect(target)
+        parent = context["params"].get("parent_run") or ""
+        if parent and existing is not None and existing.holder == parent:
+            # Started by the run that holds the lock (an incident runbook running rollback): working under
+            # its lock is the point; waiting for it would deadlock. release_lock leaves it to the parent.
+            return PokeReturnValue(True, {"target": target, "holder": parent, "inherited_from": parent})
         stale = (
             existing is not None and existing.holder != holder and _holder_finished(context, existing.holder)
         )

@@ -70,6 +70,16 @@ def common_params(runbook: Runbook) -> dict[str, Param]:
                 "0 fails fast."
             ),
         )
+        params["parent_run"] = Param(
+            "",
+            type="string",
+            pattern=r"^$|^[A-Za-z0-9_.-]+/[A-Za-z0-9_.:+-]+$",
+            title="Parent run",
+            description=(
+                "Set by a runbook that starts this one while it holds the lock (dag_id/run_id): "
+                "this run then works under the parent's lock instead of waiting for it."
+            ),
+        )
     return params
 
 

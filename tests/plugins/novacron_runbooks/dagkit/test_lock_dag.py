@@ -82,3 +82,24 @@ def test_lock_of_a_finished_run_is_taken_over(lock):
     second = run_dag(dag, {"dry_run": False, "lock_wait_minutes": 0})
     assert second.state == "success"
     assert lock.inspect(TARGET) is None
+
+
+def test_child_of_the_holder_works_under_its_lock_and_leaves_it(lock):
+    """An incident runbook holding the lock starts rollback: the child must not wait for its own parent."""
+    lock.try_acquire(TARGET, "high_error_rate/incident-1", timedelta(hours=1))
+    dag = _probe_dag()
+    run = run_dag(dag, {"dry_run": False, "lock_wait_minutes": 0, "parent_run": "high_error_rate/incident-1"})
+    assert run.state == "success"
+    assert lock.inspect(TARGET).holder == "high_error_rate/incident-1"  # still the parent's
+    report = read_report("lock_probe", run.run_id, "markdown")
+    assert "high_error_rate/incident-1" in report  # the step saw the parent as the holder
+    lock.release(TARGET, "high_error_rate/incident-1")
+
+
+def test_parent_run_that_does_not_hold_the_lock_gets_no_pass(lock):
+    lock.try_acquire(TARGET, "deployment/someone-else", timedelta(hours=1))
+    dag = _probe_dag()
+    run = run_dag(dag, {"dry_run": False, "lock_wait_minutes": 0, "parent_run": "high_error_rate/incident-2"})
+    assert run.state == "failed"
+    assert task_states(run)["acquire_lock"] == "failed"
+    lock.release(TARGET, "deployment/someone-else")
