@@ -38,7 +38,8 @@ async def escalate(
 ) -> None:
     """Announce that a run reached an escalation level (deadline-alert callback, runs in the triggerer)."""
     dag_run = (context or {}).get("dag_run", {})
-    run_id = dag_run.get("run_id", "?")
+    # the scheduler passes the REST model of the run (``dag_run_id``), not the task context's DagRun
+    run_id = dag_run.get("dag_run_id") or dag_run.get("run_id") or "?"
     text = (
         f":rotating_light: {runbook} run {run_id} is unresolved after {after_minutes:g} min: "
         f"escalating to level {level}, {role}."

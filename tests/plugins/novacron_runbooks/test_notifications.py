@@ -86,7 +86,7 @@ def test_escalation_callback_posts_to_slack_and_pages(sandbox):
             after_minutes=15,
             channel="#sre-team",
             page=True,
-            context={"dag_run": {"dag_id": "high_error_rate", "run_id": run_id}},
+            context={"dag_run": {"dag_id": "high_error_rate", "dag_run_id": run_id}},  # the scheduler's shape
         )
     )
     slack = [m["body"] for m in _messages(sandbox, "slack") if run_id in json.dumps(m)]
