@@ -45,27 +45,35 @@ def respond_when_asked(
 
     answered: dict[str, Any] = {}
 
+    def answer_once() -> bool:
+        with create_session() as session:
+            pending = session.execute(
+                select(TaskInstance.run_id)
+                .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)
+                .where(HITLDetail.responded_at.is_(None))
+            ).first()
+            if pending is None:
+                return False
+            update_hitl_detail(
+                dag_id=dag_id,
+                dag_run_id=pending[0],
+                task_id=task_id,
+                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
+                user=SimpleAuthManagerUser(username=user, role="op"),
+                session=session,
+            )
+            answered["run_id"] = pending[0]
+            return True
+
     def answer() -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not answered:
-            with create_session() as session:
-                pending = session.execute(
-                    select(TaskInstance.run_id)
-                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
-                    .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)
-                    .where(HITLDetail.responded_at.is_(None))
-                ).first()
-                if pending is not None:
-                    update_hitl_detail(
-                        dag_id=dag_id,
-                        dag_run_id=pending[0],
-                        task_id=task_id,
-                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[option]),
-                        user=SimpleAuthManagerUser(username=user, role="op"),
-                        session=session,
-                    )
-                    answered["run_id"] = pending[0]
+        while time.monotonic() < deadline:
+            try:
+                if answer_once():
                     return
+            except Exception as exc:  # e.g. SQLite busy while dag.test writes: try again
+                answered.setdefault("errors", []).append(repr(exc))
             time.sleep(0.5)
 
     thread = threading.Thread(target=answer, daemon=True)
