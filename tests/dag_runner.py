@@ -41,6 +41,7 @@ def respond_when_asked(
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
 
     answered: dict[str, Any] = {}
@@ -52,6 +53,9 @@ def respond_when_asked(
                 .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
                 .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)
                 .where(HITLDetail.responded_at.is_(None))
+                # answer only once the task is parked: a response that lands between the HITL row's creation
+                # and the park is not resumed under SQLite (no row locks), and the run would wait forever
+                .where(TaskInstance.state == TaskInstanceState.AWAITING_INPUT)
             ).first()
             if pending is None:
                 return False
