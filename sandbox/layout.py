@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -67,6 +71,15 @@ class Layout:
     @property
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
+
+    def secret_file(self, name: str, generate: Callable[[], str]) -> Path:
+        """Return the file of a secret generated once per sandbox, mode 0600 (passwords, tokens)."""
+        path = self.root / name
+        if not path.exists():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(generate())
+        return path
 
     @property
     def connections_env(self) -> Path:

@@ -33,12 +33,7 @@ def monitoring_dir(layout: Layout) -> Path:
 
 def alertmanager_token(layout: Layout) -> Path:
     """Bearer token Alertmanager presents to the Airflow webhook; generated once per sandbox (mode 0600)."""
-    path = layout.root / "alertmanager_token"
-    if not path.exists():
-        layout.root.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(32))
-    return path
+    return layout.secret_file("alertmanager_token", lambda: secrets.token_urlsafe(32))
 
 
 def _render(template: str, target: Path, **fields: object) -> Path:

@@ -93,12 +93,7 @@ def pgbackrest_conf(layout: Layout) -> Path:
 
 def app_password(layout: Layout) -> str:
     """Return the ``novacron`` role's password: generated once per sandbox, kept in a 0600 file."""
-    path = layout.root / "novacron_db_password"
-    if not path.exists():
-        layout.root.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(16))
-    return path.read_text().strip()
+    return layout.secret_file("novacron_db_password", lambda: secrets.token_hex(16)).read_text().strip()
 
 
 def app_dsn(layout: Layout, cluster: Cluster | None = None) -> str:
