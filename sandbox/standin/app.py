@@ -1,7 +1,9 @@
 """HTTP endpoints of the stand-in: the API as users see it, ``/metrics``, and the fault switches.
 
 Every API request is routed to a ready pod the Service selects; that pod's image tag decides the behaviour
-(``bad`` releases fail ~30% of requests, ``slow`` ones add ~800 ms), on top of the global fault switches.
+(``bad`` releases fail ~30% of requests, ``slow`` ones add ~800 ms, ``regress`` ones fail ~60% of
+``/api/v1/migrations`` only: a defect in one endpoint that a smoke check of the main endpoints misses), on top
+of the global fault switches.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 DB_ENDPOINTS = ("vms", "hosts", "migrations")
 MAX_DELAY = 5.0  # seconds; keeps injected latency bounded
 BAD_ERROR_RATE = 0.3
+REGRESSION_ERROR_RATE = 0.6
+REGRESSED_ENDPOINT = "/api/v1/migrations"
 SLOW_EXTRA = 0.8
 TARGET_HEADER = "X-Novacron-Deployment"
 
@@ -71,9 +75,12 @@ class StandIn:
             random.uniform(0.004, 0.02) + self.faults.latency_ms / 1000 + (SLOW_EXTRA if "slow" in tag else 0)
         )
         await asyncio.sleep(min(delay, MAX_DELAY))
+        regressed = "regress" in tag and endpoint == REGRESSED_ENDPOINT
         failing = (
-            "bad" in tag and random.random() < BAD_ERROR_RATE
-        ) or random.random() < self.faults.error_rate
+            ("bad" in tag and random.random() < BAD_ERROR_RATE)
+            or (regressed and random.random() < REGRESSION_ERROR_RATE)
+            or random.random() < self.faults.error_rate
+        )
         if inject_errors and failing:
             code, body = 500, {"error": "internal server error", "pod": backend.pod}
         else:

@@ -81,7 +81,7 @@ def test_escalation_ladder_matches_the_index(catalog):
         ("high_latency", "latency_p95", 0.5, 5),
         ("service_down", "unavailable", None, 2),
         ("scale_up", "cpu_usage", 0.7, None),
-        ("rollback", "recovery_budget", 5, None),
+        ("rollback", "time_to_recover", 5, None),
         ("canary", "abort_budget", 5, None),
         ("deployment", "error_rate", 0.01, None),
     ],

@@ -14,6 +14,7 @@ login + password for basic auth. Extras: ``bearer_token``, ``tenant_id``, ``time
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -212,6 +213,18 @@ def _range_form(
     }
 
 
+_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def parse_duration_seconds(text: str) -> float:
+    """Parse a Prometheus duration (``15s``, ``1m30s``) into seconds; :class:`PrometheusError` if bad."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise PrometheusError(f"{text!r} is not a Prometheus duration")
+    return sum(int(n) * _DURATION_SECONDS[u] for n, u in parts)
+
+
 class PrometheusHook(BaseHook):
     """Query the Prometheus HTTP API; every failure raises :class:`PrometheusError`.
 
@@ -262,6 +275,23 @@ class PrometheusHook(BaseHook):
         """Evaluate ``promql`` every ``step_seconds`` from ``start`` to ``end`` (``/api/v1/query_range``)."""
         form = _range_form(promql, start, end, step_seconds, self.endpoint())
         return self._post("/api/v1/query_range", form, promql)
+
+    def scrape_interval_seconds(self, job: str) -> float:
+        """Return the scrape interval of ``job``'s active targets (the longest, if they differ).
+
+        Rate windows and analysis intervals are only meaningful in multiples of it, so runbooks read it from
+        the Prometheus they query rather than trusting a copy in their own configuration.
+        """
+        response = self._send("GET", "/api/v1/targets?state=active")
+        envelope = _envelope(response.status_code, response.content.decode("utf-8", "replace"), response.url)
+        found = [
+            parse_duration_seconds(str(t.get("scrapeInterval", "")))
+            for t in (envelope.get("data") or {}).get("activeTargets") or []
+            if (t.get("labels") or {}).get("job") == job
+        ]
+        if not found:
+            raise PrometheusError(f"Prometheus has no active target for job {job!r}")
+        return max(found)
 
     def _send(self, method: str, path: str, form: dict[str, str] | None = None) -> requests.Response:
         endpoint = self.endpoint()

@@ -10,7 +10,7 @@ returned for :func:`novacron_runbooks.dagkit.gate.metric_gate` to branch on.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +46,14 @@ class PrometheusGateSensor(BaseSensorOperator):
 
     :param gate: the gate; validated when the DAG is parsed.
     :param values: values for the gate's ``$placeholders`` (templated), validated before any query.
+    :param overrides: gate fields set per run (templated), e.g. ``{"count": "{{ params.checks }}"}``; each is
+        converted to the type of the field it replaces and the gate is validated again.
     :param route: return the action instead of failing on anything but ``proceed``.
     :param notify_channel: Slack channel for the verdict (none: no message).
     :param deferrable: wait in the triggerer (default) rather than in a worker slot.
     """
 
-    template_fields = ("values",)
+    template_fields = ("values", "overrides")
     ui_color = "#e6550d"
 
     def __init__(
@@ -59,6 +61,7 @@ class PrometheusGateSensor(BaseSensorOperator):
         *,
         gate: GateSpec,
         values: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
         route: bool = False,
         notify_channel: str | None = None,
         deferrable: bool = True,
@@ -72,6 +75,7 @@ class PrometheusGateSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.gate = gate
         self.values = values or {}
+        self.overrides = overrides or {}
         self.route = route
         self.notify_channel = notify_channel
         self.deferrable = deferrable
@@ -80,7 +84,21 @@ class PrometheusGateSensor(BaseSensorOperator):
 
     def _spec(self) -> GateSpec:
         try:
-            return self.gate.render(self.values)
+            gate = self.gate
+            if self.overrides:
+                changes = {}
+                for name, value in self.overrides.items():
+                    current = getattr(gate, name, None)
+                    if not isinstance(current, int | float) or isinstance(current, bool):
+                        raise GateConfigError(
+                            gate.name, name, "only numeric fields can be overridden per run"
+                        )
+                    try:
+                        changes[name] = type(current)(value)
+                    except (TypeError, ValueError) as exc:
+                        raise GateConfigError(gate.name, name, f"{value!r} is not a number") from exc
+                gate = replace(gate, **changes)
+            return gate.render(self.values)
         except (GateConfigError, PromQLInputError) as exc:
             raise AirflowFailException(f"gate {self.gate.name!r} refused its input: {exc}") from exc
 
@@ -94,6 +112,7 @@ class PrometheusGateSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         spec = self._spec()
+        self.timeout = max(float(self.timeout or 0), 2 * spec.worst_case_verdict_seconds + 120)
         if self.deferrable:
             self._defer(spec, attempt=1)
         return self._run_in_worker(context, spec, attempt=1)

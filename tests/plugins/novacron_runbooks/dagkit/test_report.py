@@ -60,7 +60,7 @@ class TestOutcome:
         assert report.outcome == "failed" and not report.succeeded
 
     def test_missed_objective_is_not_success(self):
-        report = make_report(targets=[TargetCheck("recovery_budget_seconds", 400.0, 300.0)])
+        report = make_report(targets=[TargetCheck("time_to_recover_seconds", 400.0, 300.0)])
         assert report.outcome == "missed-target"
 
     def test_dry_run_is_reported_as_such(self):
@@ -121,5 +121,5 @@ def test_objective_targets_come_from_the_catalog():
     catalog = default_catalog()
     assert objective_target_seconds(catalog.get("dr_database_failure"), "rto_seconds") == 3600
     assert objective_target_seconds(catalog.get("dr_database_failure"), "rpo_seconds") == 900
-    assert objective_target_seconds(catalog.get("rollback"), "recovery_budget_seconds") == 300
+    assert objective_target_seconds(catalog.get("rollback"), "time_to_recover_seconds") == 300
     assert objective_target_seconds(catalog.get("debug_api"), "rto_seconds") is None

@@ -1,0 +1,1 @@
+"""Releases of the NovaCron API: the cluster objects, the deployment history, and the release gates."""

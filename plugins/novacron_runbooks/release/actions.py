@@ -1,0 +1,181 @@
+"""Release steps shared by deployment, rollback, hotfix and canary: each records what it did as evidence.
+
+Every function is idempotent (a retried or cleared task finds the work done and says so) and honours
+``dry_run``: it still reads the cluster, then records the change it would make with ``applied=False``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+
+from novacron_runbooks import connections
+from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.gates.measure import measure
+from novacron_runbooks.hooks.prometheus import PrometheusHook
+from novacron_runbooks.release.cluster import (
+    SERVICE,
+    ReleaseCluster,
+    RolloutFailed,
+    Workload,
+    colour_deployment,
+)
+
+if TYPE_CHECKING:
+    from novacron_runbooks.gates.spec import GateSpec
+    from novacron_runbooks.release.history import Release, ReleaseHistory
+
+SMOKE_PATHS = ("/api/v1/health", "/api/v1/vms", "/api/v1/hosts")
+TARGET_HEADER = "X-Novacron-Deployment"
+"""Preview routing: the API's front door sends a request carrying this header to that Deployment's pods."""
+
+
+def run_holder(context: Any) -> str:
+    dag_run = context["dag_run"]
+    return f"{dag_run.dag_id}/{dag_run.run_id}"
+
+
+def measure_now(gate: GateSpec, values: dict[str, Any]) -> tuple[bool, str, Any]:
+    """Take one measurement of ``gate`` now (a preflight check); fail closed like every gate."""
+    spec = gate.render(values)
+    result = measure(spec, PrometheusHook(spec.prometheus_conn_id, timeout=spec.query_timeout_seconds))
+    current_evidence().measure(spec.name, result.value, result.verdict, result.query, reason=result.reason)
+    return result.verdict == "success", result.reason, result.value
+
+
+def adopt_live_release(cluster: ReleaseCluster, history: ReleaseHistory, colour: str, holder: str) -> Release:
+    """Return the live release, recording what runs now as ``adopted`` when the history is empty."""
+    live = history.live()
+    if live is not None:
+        return live
+    workload = cluster.require(f"{SERVICE}-{colour}")
+    record = history.append(
+        image=workload.image,
+        colour=colour,
+        runbook="adopted",
+        run=holder,
+        result="adopted",
+        reason="release found running when the history was started",
+    )
+    current_evidence().change(
+        "deployment history", f"adopted running release {workload.image} on {colour}", applied=True
+    )
+    return record
+
+
+def roll_out(
+    cluster: ReleaseCluster,
+    deployment: str,
+    image: str,
+    replicas: int,
+    *,
+    cause: str,
+    revision: int | None,
+    dry_run: bool,
+) -> Workload:
+    """Set ``deployment``'s image and replica count (a no-op when both already match)."""
+    evidence = current_evidence()
+    current = cluster.require(deployment)
+    if current.image == image and current.replicas == replicas:
+        evidence.note(f"{deployment} already runs {image} with {replicas} replicas")
+        return current
+    evidence.change(
+        deployment,
+        f"image {current.image} → {image}, replicas {current.replicas} → {replicas}",
+        applied=not dry_run,
+    )
+    if dry_run:
+        return current
+    if current.image != image:
+        cluster.set_image(deployment, image, cause, revision)
+    if current.replicas != replicas:
+        cluster.scale(deployment, replicas)
+    return cluster.require(deployment)
+
+
+def wait_ready(cluster: ReleaseCluster, deployment: str, timeout: float, dry_run: bool) -> Workload:
+    """Wait for the rollout; stuck pods fail at once with their reason, never after the whole timeout."""
+    evidence = current_evidence()
+    if dry_run:
+        current = cluster.require(deployment)
+        evidence.note(f"dry run: would wait up to {timeout:.0f} s for {deployment} to be ready")
+        return current
+    started = datetime.now(tz=UTC)
+    try:
+        done = cluster.wait_rolled_out(deployment, timeout)
+    except RolloutFailed as exc:
+        evidence.measure("rollout", str(exc), "failure")
+        raise
+    waited = (datetime.now(tz=UTC) - started).total_seconds()
+    evidence.measure("rollout", f"{done.ready}/{done.replicas} ready", "success", seconds=round(waited, 2))
+    return done
+
+
+def switch_traffic(cluster: ReleaseCluster, colour: str, dry_run: bool) -> bool:
+    """Point the Service, and the autoscaler, at ``colour``; returns whether the Service changed."""
+    evidence = current_evidence()
+    active = cluster.active_colour()
+    target = colour_deployment(colour)
+    scaled = cluster.autoscaler_target()
+    if scaled is not None and scaled != target:
+        evidence.change(
+            f"HorizontalPodAutoscaler {SERVICE}", f"scaleTargetRef {scaled} → {target}", applied=not dry_run
+        )
+        if not dry_run:
+            cluster.retarget_autoscaler(target)
+    if active == colour:
+        evidence.note(f"Service {SERVICE} already selects {colour}")
+        return False
+    evidence.change(f"Service {SERVICE}", f"selector color {active} → {colour}", applied=not dry_run)
+    if not dry_run:
+        cluster.switch_service(colour)
+    return True
+
+
+def smoke_check(
+    deployment: str, expected_version: str, seconds: float, max_error_ratio: float, pause: float = 0.3
+) -> None:
+    """Send preview traffic to ``deployment``'s pods only, for ``seconds``; every answer must be the release.
+
+    Spreading the calls over several scrapes lets the pre-promotion gate see them as a rate: a counter born
+    and finished between two scrapes shows no increase to Prometheus. Raises ``RuntimeError`` when the error
+    ratio is over ``max_error_ratio`` or another version answered.
+    """
+    hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
+    session = hook.get_conn()
+    base = hook.base_url.rstrip("/")
+    evidence = current_evidence()
+    failures: list[str] = []
+    wrong_version: set[str] = set()
+    total = 0
+    deadline = time.monotonic() + seconds
+    while total == 0 or time.monotonic() < deadline:
+        for path in SMOKE_PATHS:
+            total += 1
+            try:
+                resp = session.get(f"{base}{path}", headers={TARGET_HEADER: deployment}, timeout=5)
+            except requests.RequestException as exc:
+                failures.append(f"{path}: {type(exc).__name__}")
+                continue
+            served = resp.headers.get("X-Novacron-Version", "")
+            if served != expected_version:
+                wrong_version.add(served or "none")
+            if resp.status_code >= 500:
+                failures.append(f"{path}: {resp.status_code}")
+        time.sleep(pause)
+    ratio = len(failures) / total
+    verdict = "success" if ratio <= max_error_ratio and not wrong_version else "failure"
+    evidence.measure("smoke_error_ratio", ratio, verdict, requests=total, errors=failures[:10])
+    if wrong_version:
+        raise RuntimeError(
+            f"smoke check: {deployment} answered as {sorted(wrong_version)}, not {expected_version}"
+        )
+    if verdict == "failure":
+        raise RuntimeError(
+            f"smoke check: {len(failures)}/{total} requests to {deployment} failed "
+            f"({ratio:.1%} > {max_error_ratio:.1%}): {', '.join(failures[:5])}"
+        )

@@ -1,0 +1,123 @@
+"""Put the sandbox cluster's release objects back to the seed state between release tests, and read them.
+
+Seed state: Service on blue, blue runs ``api:1.4.2`` with 3 replicas, green has 0, no canary, no history.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow.dag_processing.dagbag import DagBag
+from kubernetes.client.exceptions import ApiException
+
+from novacron_runbooks.hooks.kubernetes import cluster_hook
+from novacron_runbooks.hooks.prometheus import PrometheusHook
+from novacron_runbooks.release.cluster import CANARY, ReleaseCluster
+from novacron_runbooks.release.gates import SERVICE_ERROR_RATIO
+from novacron_runbooks.release.history import CONFIGMAP, ReleaseHistory
+from sandbox.layout import REPO_ROOT
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+SEED_IMAGE = "registry.novacron.io/novacron/api:1.4.2"
+GOOD_IMAGE = "registry.novacron.io/novacron/api:1.5.0"
+
+
+@dataclass(frozen=True)
+class ReleaseState:
+    """What users get now: the Service's colour and each colour's image and readiness."""
+
+    active: str
+    images: dict[str, str]
+    ready: dict[str, int]
+    replicas: dict[str, int]
+    canary: bool
+
+    @property
+    def active_image(self) -> str:
+        return self.images[self.active]
+
+
+def read_state() -> ReleaseState:
+    cluster = ReleaseCluster()
+    workloads = {c: cluster.require(f"novacron-api-{c}") for c in ("blue", "green")}
+    return ReleaseState(
+        active=cluster.active_colour(),
+        images={c: w.image for c, w in workloads.items()},
+        ready={c: w.ready for c, w in workloads.items()},
+        replicas={c: w.replicas for c, w in workloads.items()},
+        canary=cluster.workload(CANARY) is not None,
+    )
+
+
+def resource_versions() -> dict[str, str]:
+    """What a release runbook may change, as versions: equal snapshots mean nothing was changed.
+
+    Deployments by ``generation`` (it moves on spec changes only; controllers keep writing status), the
+    Service, the autoscaler and the history ConfigMap by ``resourceVersion``.
+    """
+    cluster = ReleaseCluster()
+    ns = cluster.namespace
+    found = {}
+    for name in ("novacron-api-blue", "novacron-api-green", CANARY):
+        try:
+            found[name] = str(cluster.apps.read_namespaced_deployment(name, ns).metadata.generation)
+        except ApiException:
+            found[name] = "absent"
+    found["service"] = cluster.core.read_namespaced_service("novacron-api", ns).metadata.resource_version
+    hpa = cluster.autoscaling.read_namespaced_horizontal_pod_autoscaler("novacron-api", ns)
+    found["autoscaler"] = str(hpa.spec.scale_target_ref.name)
+    try:
+        found[CONFIGMAP] = cluster.core.read_namespaced_config_map(CONFIGMAP, ns).metadata.resource_version
+    except ApiException:
+        found[CONFIGMAP] = "absent"
+    return found
+
+
+def reset_release_state(timeout: float = 60) -> None:
+    """Seed state again, then wait until blue is ready and the service's error ratio is back under 1%."""
+    cluster_hook.cache_clear()
+    cluster = ReleaseCluster()
+    cluster.delete(CANARY)
+    cluster.set_image("novacron-api-blue", SEED_IMAGE, "test reset")
+    cluster.scale("novacron-api-blue", 3)
+    cluster.switch_service("blue")
+    cluster.retarget_autoscaler("novacron-api-blue")
+    cluster.set_image("novacron-api-green", SEED_IMAGE, "test reset")
+    cluster.scale("novacron-api-green", 0)
+    try:
+        cluster.core.delete_namespaced_config_map(CONFIGMAP, cluster.namespace)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    cluster.wait_rolled_out("novacron-api-blue", timeout)
+    wait_service_healthy(timeout)
+
+
+def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
+    """Wait until the whole service's error ratio over ``window`` is under 1% (preflight checks 1 minute)."""
+    query = SERVICE_ERROR_RATIO.replace("$service", '"novacron-api"').replace("$window", window)
+    hook = PrometheusHook()
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        values = hook.query(query).values
+        last = values
+        if values and values[0] < 0.01:
+            return values[0]
+        time.sleep(2)
+    raise AssertionError(f"service error ratio over {window} still {last} after {timeout} s")
+
+
+def history() -> list[Any]:
+    return ReleaseHistory(ReleaseCluster()).records()
+
+
+def load_dag(dag_id: str) -> DAG:
+    """Load one DAG file of the project's dags folder (fresh, so each test gets its own objects)."""
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / f"{dag_id}.py"))
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
