@@ -1,0 +1,113 @@
+"""The emergency rollback runbook after a bad release was promoted, against the sandbox cluster."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dag_runner import run_dag, task_states
+from release_state import (
+    SEED_IMAGE,
+    history,
+    load_dag,
+    read_state,
+    reset_release_state,
+    resource_versions,
+)
+
+from novacron_runbooks.dagkit.report.store import read_report
+from novacron_runbooks.release.cluster import ReleaseCluster
+from novacron_runbooks.release.history import ReleaseHistory
+
+pytestmark = pytest.mark.sandbox
+
+BAD_IMAGE = "registry.novacron.io/novacron/api:1.5.0-bad"
+
+
+def promote_bad_release(keep_old_colour: bool) -> None:
+    """What a deployment whose defect slipped through leaves: the bad release live on green, recorded good."""
+    cluster = ReleaseCluster()
+    releases = ReleaseHistory(cluster)
+    adopted = releases.append(image=SEED_IMAGE, colour="blue", runbook="adopted", run="", result="adopted")
+    bad = releases.append(image=BAD_IMAGE, colour="green", runbook="deployment", run="ci/1", replaced=1)
+    cluster.set_image("novacron-api-green", BAD_IMAGE, "bad release", bad.revision)
+    cluster.scale("novacron-api-green", 3)
+    cluster.wait_rolled_out("novacron-api-green", 60)
+    cluster.switch_service("green")
+    cluster.retarget_autoscaler("novacron-api-green")
+    releases.finish(bad.revision, "promoted")
+    assert adopted.revision == 1
+    if not keep_old_colour:
+        cluster.scale("novacron-api-blue", 0)
+
+
+@pytest.fixture
+def seeded(sandbox):
+    reset_release_state()
+    yield sandbox
+    reset_release_state()
+
+
+def rollback(**conf):
+    return run_dag(load_dag("rollback"), {"dry_run": False, "reason": "INC-7 errors after 1.5.0", **conf})
+
+
+def report_json(run) -> dict:
+    return json.loads(read_report("rollback", run.run_id, "json"))
+
+
+@pytest.mark.parametrize("keep_old_colour", [True, False], ids=["old-colour-up", "old-colour-gone"])
+def test_rollback_after_a_promoted_bad_release_restores_the_last_good_one(seeded, keep_old_colour):
+    promote_bad_release(keep_old_colour)
+    run = rollback()
+    states = task_states(run)
+    assert run.state == "success", states
+    state = read_state()
+    assert state.active == "blue"
+    assert state.active_image == SEED_IMAGE
+    assert state.ready["blue"] == 3
+    assert state.replicas["green"] == 0
+    records = history()
+    assert [(r.image, r.result) for r in records] == [
+        (SEED_IMAGE, "adopted"),
+        (BAD_IMAGE, "rolled-back"),
+        (SEED_IMAGE, "restored"),
+    ]
+    report = report_json(run)
+    assert report["outcome"] == "success"
+    target = next(t for t in report["targets"] if t["name"] == "time_to_recover_seconds")
+    assert 0 < target["measured_seconds"] <= target["target_seconds"] == 300
+    plan = next(s for s in report["steps"] if s["task_id"] == "find_release")["evidence"]["notes"][0]
+    assert ("switch back" in plan) is keep_old_colour
+
+
+def test_unknown_target_revision_is_refused_before_anything_changes(seeded):
+    promote_bad_release(keep_old_colour=True)
+    before = resource_versions()
+    run = rollback(target_revision="42")
+    states = task_states(run)
+    assert states["find_release"] == "failed"
+    assert states["restore_traffic"] == "upstream_failed"
+    assert resource_versions() == before
+    assert "param 'target_revision': revision 42 is not in the history" in read_report(
+        "rollback", run.run_id, "markdown"
+    )
+
+
+def test_without_history_previous_cannot_be_guessed(seeded):
+    before = resource_versions()
+    run = rollback()
+    assert task_states(run)["find_release"] == "failed"
+    assert "no earlier good release" in read_report("rollback", run.run_id, "markdown")
+    assert resource_versions() == before
+
+
+def test_dry_run_is_the_default_and_changes_nothing(seeded):
+    promote_bad_release(keep_old_colour=True)
+    before = resource_versions()
+    run = run_dag(load_dag("rollback"), {})
+    # the dry run's gate measures what serves now: the bad release, so it says the service is not recovered
+    assert task_states(run)["gate_recovered"] == "failed"
+    assert resource_versions() == before
+    report = read_report("rollback", run.run_id, "markdown")
+    assert "selector color green → blue" in report
