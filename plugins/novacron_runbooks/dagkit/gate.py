@@ -2,16 +2,20 @@
 
 ``metric_gate`` builds::
 
-    gate_<name> >> route_<name> ─┬─> on_proceed
-                                 ├─> on_rollback
+    gate_<name> >> route_<name> ─┬─> <name>_proceed  >> on_proceed
+                                 ├─> <name>_rollback >> on_rollback
                                  ├─> freeze_<name>                  (run ends failed, nothing rolled back)
-                                 └─> decide_<name> (HITL) ─┬─> on_proceed      "Promote"
-                                                           ├─> hold_<name>     "Hold"
-                                                           └─> on_rollback     "Roll back" (the default)
+                                 └─> decide_<name> (HITL) ─┬─> <name>_proceed     "Promote"
+                                                           ├─> hold_<name>        "Hold"
+                                                           └─> <name>_rollback    "Roll back" (the default)
 
-``on_proceed`` and ``on_rollback`` get the trigger rule ``none_failed_min_one_success`` because they are
-reached from either branch. A gate that cannot decide never promotes by itself: the person's default on
-timeout is "Roll back".
+The branches land on ``<name>_proceed`` and ``<name>_rollback``, empty tasks reached from the route or from
+the person. ``on_proceed`` and ``on_rollback`` keep their own trigger rule, so an action that also takes a
+plan or a revision from earlier tasks runs only when its branch was taken. A gate that cannot decide never
+promotes by itself: the person's default on timeout is "Roll back".
+
+``route_gate`` builds the same routing behind an analysis task that already exists (any task whose return
+value is ``{"action": ..., "phase": ...}``), e.g. the canary's step loop, which runs several gates per step.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -62,10 +67,8 @@ def metric_gate(
     deferrable: bool = True,
 ) -> PrometheusGateSensor:
     """Add the gate and its routing to the current DAG; return the gate sensor (wire its upstream)."""
-    on_proceed, on_rollback = _operator(on_proceed), _operator(on_rollback)
-    name = gate.name
     sensor = PrometheusGateSensor(
-        task_id=f"gate_{name}",
+        task_id=f"gate_{gate.name}",
         gate=gate,
         values=values,
         overrides=overrides,
@@ -74,6 +77,39 @@ def metric_gate(
         deferrable=deferrable,
         retries=0,
     )
+    route_gate(
+        sensor,
+        gate.name,
+        on_proceed=on_proceed,
+        on_rollback=on_rollback,
+        body=f"The gate `{gate.name}` on `{gate.query}` was inconclusive or failed with on_fail=pause.",
+        decision_timeout=decision_timeout,
+    )
+    return sensor
+
+
+def route_gate(
+    analysis: BaseOperator | Any,
+    name: str,
+    *,
+    on_proceed: BaseOperator | Any,
+    on_rollback: BaseOperator | Any,
+    body: str,
+    decision_timeout: timedelta = timedelta(minutes=15),
+) -> None:
+    """Branch on the action ``analysis`` returned: proceed, roll back, freeze, or ask a person.
+
+    :param analysis: the task that analysed (its return value holds ``action`` and ``phase``).
+    :param name: names the routing tasks ``route_<name>``, ``decide_<name>``, ``hold_<name>`` and
+        ``freeze_<name>``.
+    :param body: what the person deciding is told (Markdown).
+    """
+    analysis = _operator(analysis)
+    on_proceed, on_rollback = _operator(on_proceed), _operator(on_rollback)
+    # Landing tasks take the branch; the action tasks keep their own trigger rule (all_success), so an
+    # action that also reads other tasks' results (a plan, a revision) cannot run on those alone.
+    proceed = EmptyOperator(task_id=f"{name}_proceed", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
+    rollback = EmptyOperator(task_id=f"{name}_rollback", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)
     freeze = _stop_task(
         f"freeze_{name}", "freeze", f"gate {name} failed; frozen without rollback (on_fail=freeze)"
     )
@@ -83,20 +119,20 @@ def metric_gate(
     decide = RecordedHITLBranchOperator(
         task_id=f"decide_{name}",
         subject=f"Gate {name} could not decide: promote, hold or roll back?",
-        body=f"The gate `{name}` on `{gate.query}` was inconclusive or failed with on_fail=pause.",
+        body=body,
         options=[PROMOTE, HOLD, ROLL_BACK],
         defaults=[ROLL_BACK],
         options_mapping={
-            PROMOTE: on_proceed.task_id,
+            PROMOTE: proceed.task_id,
             HOLD: hold.operator.task_id,
-            ROLL_BACK: on_rollback.task_id,
+            ROLL_BACK: rollback.task_id,
         },
         response_timeout=decision_timeout,
         retries=0,
     )
     targets = {
-        "proceed": on_proceed.task_id,
-        "rollback": on_rollback.task_id,
+        "proceed": proceed.task_id,
+        "rollback": rollback.task_id,
         "freeze": freeze.operator.task_id,
         "ask": decide.task_id,
     }
@@ -104,7 +140,7 @@ def metric_gate(
     @task.branch(task_id=f"route_{name}", retries=0)
     def route(**context: Any) -> str:
         ti = context["ti"]
-        result = ti.xcom_pull(task_ids=sensor.task_id) or {}
+        result = ti.xcom_pull(task_ids=analysis.task_id) or {}
         action = str(result.get("action", "rollback"))
         evidence = Evidence(step=ti.task_id, started_at=utcnow().isoformat(), outcome="success")
         evidence.note(f"gate {name} {result.get('phase')}: {action}")
@@ -114,8 +150,7 @@ def metric_gate(
         return str(targets.get(action, targets["rollback"]))
 
     router = route()
-    sensor >> router >> [on_proceed, on_rollback, freeze, decide]
-    decide >> [on_proceed, hold, on_rollback]
-    on_proceed.trigger_rule = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
-    on_rollback.trigger_rule = TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
-    return sensor
+    analysis >> router >> [proceed, rollback, freeze, decide]
+    decide >> [proceed, hold, rollback]
+    proceed >> on_proceed
+    rollback >> on_rollback

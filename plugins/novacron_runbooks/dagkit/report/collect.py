@@ -26,6 +26,7 @@ HITL_OPERATORS = {
     "HITLBranchOperator",
     "HITLEntryOperator",
     "RecordedHITLBranchOperator",
+    "SecondPersonApprovalOperator",
 }
 
 
