@@ -86,7 +86,7 @@ class PrometheusGateSensor(BaseSensorOperator):
         try:
             gate = self.gate
             if self.overrides:
-                changes = {}
+                changes: dict[str, Any] = {}
                 for name, value in self.overrides.items():
                     current = getattr(gate, name, None)
                     if not isinstance(current, int | float) or isinstance(current, bool):
