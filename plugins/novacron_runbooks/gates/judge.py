@@ -124,6 +124,18 @@ def combine(verdicts: Sequence[Verdict]) -> Verdict:
     return "success"
 
 
+def combine_phases(phases: Sequence[Phase]) -> Phase:
+    """Return the phase of gates analysed together: the worst, where a failure outranks an error.
+
+    ``running`` only remains for a gate stopped early because another failed; an empty set has nothing
+    against it and is ``successful``.
+    """
+    for worst in ("failed", "error", "inconclusive", "running"):
+        if worst in phases:
+            return worst  # type: ignore[return-value]
+    return "successful"
+
+
 @dataclass
 class Analysis:
     """Argo Rollouts' AnalysisRun rules over a sequence of measurements."""
@@ -151,6 +163,11 @@ class Analysis:
             return "error"
         measured = len(self.measurements) - self.count("error")
         return "successful" if measured >= spec.count else "running"
+
+    @property
+    def decisive(self) -> bool:
+        """Whether this analysis alone decides a joint verdict: it failed or errored and is not a shadow."""
+        return not self.spec.shadow and self.phase in ("failed", "error")
 
     @property
     def next_delay_seconds(self) -> float:
