@@ -11,12 +11,14 @@ released however the run ends. A dry run only reports who holds the lock.
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import PokeReturnValue, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from novacron_runbooks.dagkit.evidence import EVIDENCE_KEY, Evidence
 from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
 from novacron_runbooks.hooks.lease import LeaseLock
 
@@ -55,6 +57,14 @@ def _holder_finished(context: Context | Mapping[str, Any], holder: str) -> bool:
     return str(getattr(state, "value", state)) in FINISHED_RUN_STATES
 
 
+def _leave_evidence(context: Mapping[str, Any], started: datetime, error: str) -> None:
+    """Give the run report the reason the lock was not taken (who holds it), as a step's evidence."""
+    ti = context["ti"]
+    evidence = Evidence(step=ti.task_id, started_at=started.isoformat(), outcome="failed", error=error)
+    evidence.finished_at = datetime.now(tz=UTC).isoformat()
+    ti.xcom_push(key=EVIDENCE_KEY, value=asdict(evidence))
+
+
 def _lock() -> LeaseLock:
     return LeaseLock(coordination_api(), namespace())
 
@@ -66,12 +76,15 @@ def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
         raise ValueError(f"runbook {runbook.name!r} has no lock_target")
     duration = lease_duration(runbook)
 
+    # Retries only cover Airflow's reschedule race (apache/airflow#71172: a late executor event for one poke
+    # fails the next one); a lock held too long raises AirflowFailException, which is never retried.
     @task.sensor(
         task_id="acquire_lock",
         mode="reschedule",
         poke_interval=5,
         timeout=MAX_LOCK_WAIT.total_seconds(),
-        retries=0,
+        retries=3,
+        retry_delay=timedelta(seconds=2),
     )
     def acquire_lock(**context: Any) -> PokeReturnValue:
         lock = _lock()
@@ -99,10 +112,12 @@ def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
         waited = datetime.now(tz=UTC) - first_poke
         allowed = timedelta(minutes=int(context["params"].get("lock_wait_minutes", 0)))
         if waited >= allowed:
-            raise AirflowFailException(
+            message = (
                 f"lock {target!r} is held by {state.holder} (renewed {state.renewed_at.isoformat()}); "
                 f"waited {waited.total_seconds():.0f} s of {allowed.total_seconds():.0f} s allowed"
             )
+            _leave_evidence(context, first_poke, message)
+            raise AirflowFailException(message)
         return PokeReturnValue(False)
 
     @task(task_id="release_lock", trigger_rule=TriggerRule.ALL_DONE, retries=3)
