@@ -15,40 +15,22 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
+from harness import REPO, start_sandbox, stop_sandbox
 
-from sandbox.airflow import AirflowServer, start_standalone  # noqa: E402
-from sandbox.connections import read_env_file  # noqa: E402
-from sandbox.faults import set_fault  # noqa: E402
-from sandbox.layout import Layout  # noqa: E402
+from sandbox.airflow import AirflowServer, start_standalone
+from sandbox.faults import set_fault
+
+if TYPE_CHECKING:
+    from sandbox.layout import Layout
 
 SCRAPE_INTERVAL = 2.0  # include/sandbox/prometheus.yml
 GATE_INTERVAL = 2.0
-
-
-def start_sandbox(offset: int) -> Layout:
-    root = Path(tempfile.mkdtemp(prefix="novacron-bench-"))
-    root.chmod(0o755)
-    layout = Layout(root=root, port_offset=offset)
-    env = {**os.environ, "NOVACRON_SANDBOX_DIR": str(root), "NOVACRON_SANDBOX_PORT_OFFSET": str(offset)}
-    subprocess.run(
-        [sys.executable, "-m", "sandbox", "start"], cwd=REPO, env=env, check=True, capture_output=True
-    )
-    os.environ.update(read_env_file(layout))
-    os.environ.update({"NOVACRON_SANDBOX_DIR": str(root), "NOVACRON_SANDBOX_PORT_OFFSET": str(offset)})
-    return layout
-
-
-def stop_sandbox(layout: Layout) -> None:
-    subprocess.run([sys.executable, "-m", "sandbox", "stop"], cwd=REPO, env=os.environ.copy(), check=False)
 
 
 async def fault_to_verdict(layout: Layout) -> float:

@@ -172,14 +172,14 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
         )
         return revision
 
-    @runbook_step(retries=0)
+    @runbook_step
     def wait_idle_ready(plan: dict[str, Any], params: dict[str, Any]) -> None:
         """Wait until every pod of the idle colour is ready; stuck pods fail the rollout at once."""
         actions.wait_ready(
             ReleaseCluster(), plan["idle_deployment"], params["rollout_timeout_seconds"], params["dry_run"]
         )
 
-    @runbook_step(retries=0)
+    @runbook_step
     def smoke_check(plan: dict[str, Any], params: dict[str, Any]) -> None:
         """Send preview traffic to the idle colour's pods only, before any user reaches them."""
         target, version = plan["idle_deployment"], plan["new_version"]
@@ -187,7 +187,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
             target, version = plan["active_deployment"], plan["version"]
         actions.smoke_check(target, version, plan["preview_seconds"], ERROR_CEILING)
 
-    @runbook_step(retries=0)
+    @runbook_step
     def switch_traffic(plan: dict[str, Any], params: dict[str, Any]) -> str:
         """Point the Service at the new colour; from here users are on the new release."""
         actions.switch_traffic(ReleaseCluster(), plan["idle"], params["dry_run"])

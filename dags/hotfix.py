@@ -122,7 +122,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
             f":no_entry: hotfix {params['image']} for {params['incident_id']} rejected; nothing changed",
         )
 
-    @runbook_step(retries=0)
+    @runbook_step
     def roll_out_hotfix(plan: dict[str, Any], params: dict[str, Any]) -> int | None:
         """Record the hotfix in the history and start the rolling update of the active colour."""
         context = get_current_context()
@@ -159,7 +159,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
         )
         return revision
 
-    @runbook_step(retries=0)
+    @runbook_step
     def wait_hotfix_ready(plan: dict[str, Any], params: dict[str, Any]) -> None:
         """Wait for the rolling update; stuck pods fail it at once (and the undo runs)."""
         actions.wait_ready(

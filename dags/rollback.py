@@ -107,7 +107,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         evidence.note(f"restore {image} on {idle} ({how}); {live.image} on {active} is replaced")
         return plan
 
-    @runbook_step(retries=0)
+    @runbook_step
     def restore_traffic(plan: dict[str, Any], params: dict[str, Any]) -> str:
         """Bring the target release up on the idle colour if needed, then switch the Service to it."""
         dry_run = bool(params["dry_run"])

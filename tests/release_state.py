@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 SEED_IMAGE = "registry.novacron.io/novacron/api:1.4.2"
 GOOD_IMAGE = "registry.novacron.io/novacron/api:1.5.0"
+BAD_IMAGE = "registry.novacron.io/novacron/api:1.5.0-bad"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,24 @@ def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
             return values[0]
         time.sleep(2)
     raise AssertionError(f"service error ratio over {window} still {last} after {timeout} s")
+
+
+def promote_bad_release(keep_old_colour: bool) -> None:
+    """Stage what a deployment whose defect slipped through leaves: the bad release live on green."""
+    cluster = ReleaseCluster()
+    releases = ReleaseHistory(cluster)
+    adopted = releases.append(image=SEED_IMAGE, colour="blue", runbook="adopted", run="", result="adopted")
+    bad = releases.append(
+        image=BAD_IMAGE, colour="green", runbook="deployment", run="ci/1", replaced=adopted.revision
+    )
+    cluster.set_image("novacron-api-green", BAD_IMAGE, "bad release", bad.revision)
+    cluster.scale("novacron-api-green", 3)
+    cluster.wait_rolled_out("novacron-api-green", 60)
+    cluster.switch_service("green")
+    cluster.retarget_autoscaler("novacron-api-green")
+    releases.finish(bad.revision, "promoted")
+    if not keep_old_colour:
+        cluster.scale("novacron-api-blue", 0)
 
 
 def history() -> list[Any]:

@@ -7,38 +7,19 @@ import json
 import pytest
 from dag_runner import run_dag, task_states
 from release_state import (
+    BAD_IMAGE,
     SEED_IMAGE,
     history,
     load_dag,
+    promote_bad_release,
     read_state,
     reset_release_state,
     resource_versions,
 )
 
 from novacron_runbooks.dagkit.report.store import read_report
-from novacron_runbooks.release.cluster import ReleaseCluster
-from novacron_runbooks.release.history import ReleaseHistory
 
 pytestmark = pytest.mark.sandbox
-
-BAD_IMAGE = "registry.novacron.io/novacron/api:1.5.0-bad"
-
-
-def promote_bad_release(keep_old_colour: bool) -> None:
-    """What a deployment whose defect slipped through leaves: the bad release live on green, recorded good."""
-    cluster = ReleaseCluster()
-    releases = ReleaseHistory(cluster)
-    adopted = releases.append(image=SEED_IMAGE, colour="blue", runbook="adopted", run="", result="adopted")
-    bad = releases.append(image=BAD_IMAGE, colour="green", runbook="deployment", run="ci/1", replaced=1)
-    cluster.set_image("novacron-api-green", BAD_IMAGE, "bad release", bad.revision)
-    cluster.scale("novacron-api-green", 3)
-    cluster.wait_rolled_out("novacron-api-green", 60)
-    cluster.switch_service("green")
-    cluster.retarget_autoscaler("novacron-api-green")
-    releases.finish(bad.revision, "promoted")
-    assert adopted.revision == 1
-    if not keep_old_colour:
-        cluster.scale("novacron-api-blue", 0)
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def _operator(node: Any) -> BaseOperator:
 
 
 def _stop_task(task_id: str, verdict: str, why: str) -> Any:
-    @runbook_step(task_id=task_id, retries=0)
+    @runbook_step(task_id=task_id)
     def stop() -> None:
         current_evidence().verdict = verdict
         raise AirflowFailException(why)
@@ -137,7 +137,7 @@ def route_gate(
         "ask": decide.task_id,
     }
 
-    @task.branch(task_id=f"route_{name}", retries=0)
+    @task.branch(task_id=f"route_{name}")
     def route(**context: Any) -> str:
         ti = context["ti"]
         result = ti.xcom_pull(task_ids=analysis.task_id) or {}

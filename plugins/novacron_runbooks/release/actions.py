@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks import connections
 from novacron_runbooks.dagkit.evidence import current_evidence
@@ -109,7 +110,7 @@ def wait_ready(cluster: ReleaseCluster, deployment: str, timeout: float, dry_run
         done = cluster.wait_rolled_out(deployment, timeout)
     except RolloutFailed as exc:
         evidence.measure("rollout", str(exc), "failure")
-        raise
+        raise AirflowFailException(str(exc)) from exc  # final: a retry would wait for the same stuck pods
     waited = (datetime.now(tz=UTC) - started).total_seconds()
     evidence.measure("rollout", f"{done.ready}/{done.replicas} ready", "success", seconds=round(waited, 2))
     return done
@@ -142,8 +143,8 @@ def smoke_check(
     """Send preview traffic to ``deployment``'s pods only, for ``seconds``; every answer must be the release.
 
     Spreading the calls over several scrapes lets the pre-promotion gate see them as a rate: a counter born
-    and finished between two scrapes shows no increase to Prometheus. Raises ``RuntimeError`` when the error
-    ratio is over ``max_error_ratio`` or another version answered.
+    and finished between two scrapes shows no increase to Prometheus. Raises ``AirflowFailException`` (never
+    retried) when the error ratio is over ``max_error_ratio`` or another version answered.
     """
     hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
     session = hook.get_conn()
@@ -171,11 +172,11 @@ def smoke_check(
     verdict = "success" if ratio <= max_error_ratio and not wrong_version else "failure"
     evidence.measure("smoke_error_ratio", ratio, verdict, requests=total, errors=failures[:10])
     if wrong_version:
-        raise RuntimeError(
+        raise AirflowFailException(
             f"smoke check: {deployment} answered as {sorted(wrong_version)}, not {expected_version}"
         )
-    if verdict == "failure":
-        raise RuntimeError(
+    if verdict == "failure":  # final: a retry could pass by luck on a release that fails a third of requests
+        raise AirflowFailException(
             f"smoke check: {len(failures)}/{total} requests to {deployment} failed "
             f"({ratio:.1%} > {max_error_ratio:.1%}): {', '.join(failures[:5])}"
         )
