@@ -96,6 +96,11 @@ def test_junit_counts_failed_steps_and_missed_objectives():
     assert suite.find("./testcase[@name='rpo_seconds']/failure") is not None
 
 
+def test_junit_timestamp_is_iso_8601_utc_without_zone():
+    report = make_report(started_at="2026-11-27 12:30:05.123456+01:00")
+    assert ET.fromstring(render_junit(report)).get("timestamp") == "2026-11-27T11:30:05"
+
+
 def test_json_round_trips_the_outcome():
     data = json.loads(render_json(make_report()))
     assert data["outcome"] == "success" and data["run_id"].startswith("manual__")
