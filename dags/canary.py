@@ -165,18 +165,13 @@ with runbook_dag(
         cluster = ReleaseCluster()
         history = ReleaseHistory(cluster)
         holder = actions.run_holder(context)
-        mine = [r for r in history.records() if r.run == holder and r.runbook == RUNBOOK.name]
-        record = (
-            mine[-1]
-            if mine
-            else history.append(
-                image=plan["image"],
-                colour=plan["active"],
-                runbook=RUNBOOK.name,
-                run=holder,
-                reason=params.get("reason") or "",
-                replaced=plan["replaced"],
-            )
+        record = history.record_for_run(
+            holder,
+            RUNBOOK.name,
+            image=plan["image"],
+            colour=plan["active"],
+            reason=params.get("reason") or "",
+            replaced=plan["replaced"],
         )
         evidence.note(f"deployment history: revision {record.revision}")
         cluster.create_canary(plan["image"], plan["active"], 0, plan["cause"])

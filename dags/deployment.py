@@ -145,19 +145,14 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
         if not dry_run:
             history = ReleaseHistory(cluster)
             holder = actions.run_holder(context)
-            mine = [r for r in history.records() if r.run == holder and r.runbook == RUNBOOK.name]
-            record = (
-                mine[-1]
-                if mine
-                else history.append(
-                    image=plan["image"],
-                    colour=plan["idle"],
-                    runbook=RUNBOOK.name,
-                    run=holder,
-                    change_ticket=params.get("change_ticket") or "",
-                    reason=params.get("reason") or "",
-                    replaced=plan["replaced"],
-                )
+            record = history.record_for_run(
+                holder,
+                RUNBOOK.name,
+                image=plan["image"],
+                colour=plan["idle"],
+                change_ticket=params.get("change_ticket") or "",
+                reason=params.get("reason") or "",
+                replaced=plan["replaced"],
             )
             revision = record.revision
             current_evidence().note(f"deployment history: revision {revision}")

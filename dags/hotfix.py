@@ -133,19 +133,14 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
             history = ReleaseHistory(cluster)
             holder = actions.run_holder(context)
             live = actions.adopt_live_release(cluster, history, plan["active"], holder)
-            mine = [r for r in history.records() if r.run == holder]
-            record = (
-                mine[-1]
-                if mine and mine[-1].runbook == RUNBOOK.name
-                else history.append(
-                    image=plan["image"],
-                    colour=plan["active"],
-                    runbook=RUNBOOK.name,
-                    run=holder,
-                    reason=f"{plan['incident_id']}: {params['justification']}",
-                    replaced=live.revision,
-                    notes=[f"postmortem: {plan['incident_id']}"],
-                )
+            record = history.record_for_run(
+                holder,
+                RUNBOOK.name,
+                image=plan["image"],
+                colour=plan["active"],
+                reason=f"{plan['incident_id']}: {params['justification']}",
+                replaced=live.revision,
+                notes=[f"postmortem: {plan['incident_id']}"],
             )
             revision = record.revision
         actions.roll_out(

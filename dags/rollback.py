@@ -144,16 +144,15 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         if plan["bad_revision"] is not None:
             history.finish(plan["bad_revision"], "rolled-back", note=f"by {actions.run_holder(context)}")
         holder = actions.run_holder(context)
-        if not any(r.run == holder and r.runbook == RUNBOOK.name for r in history.records()):
-            history.append(
-                image=plan["image"],
-                colour=plan["idle"],
-                runbook=RUNBOOK.name,
-                run=holder,
-                result="restored",
-                reason=params.get("reason") or "",
-                replaced=plan["bad_revision"],
-            )
+        history.record_for_run(
+            holder,
+            RUNBOOK.name,
+            image=plan["image"],
+            colour=plan["idle"],
+            result="restored",
+            reason=params.get("reason") or "",
+            replaced=plan["bad_revision"],
+        )
         evidence.change("deployment history", f"{plan['image']} restored on {plan['idle']}", applied=True)
         actions.roll_out(
             cluster,

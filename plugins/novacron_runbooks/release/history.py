@@ -145,6 +145,11 @@ class ReleaseHistory:
         self.modify(add)
         return created[0]
 
+    def record_for_run(self, run: str, runbook: str, **fields: Any) -> Release:
+        """Return the record ``run`` of ``runbook`` already wrote, or append it: a retried task writes one."""
+        mine = [r for r in self.records() if r.run == run and r.runbook == runbook]
+        return mine[-1] if mine else self.append(run=run, runbook=runbook, **fields)
+
     def finish(self, revision: int, result: Result, note: str | None = None) -> Release:
         """Set a record's result (idempotent: finishing twice with the same result changes nothing)."""
         found: list[Release] = []
