@@ -24,6 +24,7 @@ ORDER = (
     "standin",
     "pg_exporter",
     "alertmanager",
+    "pushgateway",
     "prometheus",
 )
 CRITICAL = frozenset({"pg_primary", "pgbackrest", "pg_replica"})
@@ -98,6 +99,8 @@ def _spawn_daemon(layout: Layout, name: str) -> str:
         env.update(extra)
     elif name == "alertmanager":
         argv = monitoring.alertmanager_command(layout)
+    elif name == "pushgateway":
+        argv = monitoring.pushgateway_command(layout)
     else:
         argv = monitoring.prometheus_command(layout)
     pid = spawn(layout, name, argv, env=env, cwd=layout.root)

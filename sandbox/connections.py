@@ -80,6 +80,7 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
         },
         ids.PROMETHEUS: http("prometheus"),
         ids.ALERTMANAGER: http("alertmanager"),
+        ids.PUSHGATEWAY: http("pushgateway"),
         ids.NOVACRON_API: http("standin"),
         ids.SLACK_API: {
             "conn_type": "slack",

@@ -94,6 +94,7 @@ CHECKS: dict[str, Callable[[Layout], Check]] = {
     "standin": lambda layout: _http(layout, "standin", "/healthz"),
     "pg_exporter": pg_exporter,
     "alertmanager": lambda layout: _http(layout, "alertmanager", "/-/ready"),
+    "pushgateway": lambda layout: _http(layout, "pushgateway", "/-/ready"),
     "prometheus": lambda layout: _http(layout, "prometheus", "/-/ready"),
 }
 

@@ -25,6 +25,7 @@ _BASE_PORTS = {
     "pg_scratch": 25434,
     "prometheus": 29090,
     "alertmanager": 29093,
+    "pushgateway": 29091,
     "pg_exporter": 29187,
     "k8s": 26443,
     "standin": 28080,

@@ -1,4 +1,4 @@
-"""Prometheus, Alertmanager and prometheus-postgres-exporter from Debian's packages, on the sandbox's ports.
+"""Prometheus, Alertmanager, the Pushgateway and the postgres exporter from Debian's packages, on our ports.
 
 Their configs are rendered from the templates in ``include/sandbox/`` into the sandbox folder and validated
 with promtool / amtool before anything starts, so a broken template fails loudly instead of a daemon quietly
@@ -65,6 +65,7 @@ def prepare(layout: Layout) -> None:
         pg_exporter_port=layout.port("pg_exporter"),
         prometheus_port=layout.port("prometheus"),
         alertmanager_port=layout.port("alertmanager"),
+        pushgateway_port=layout.port("pushgateway"),
     )
     am = _render(
         "alertmanager.yml",
@@ -96,6 +97,20 @@ def alertmanager_command(layout: Layout) -> list[str]:
         f"--web.listen-address={HOST}:{layout.port('alertmanager')}",
         f"--web.external-url={layout.url('alertmanager')}",
         "--cluster.listen-address=",
+    ]
+
+
+def pushgateway_command(layout: Layout) -> list[str]:
+    """Run the Pushgateway batch jobs (backups) push to, persisted so a restart keeps the last results.
+
+    Prometheus scrapes it with ``honor_labels`` so the pushed ``job``/``type`` labels stay the jobs' own.
+    """
+    folder = monitoring_dir(layout)
+    return [
+        find_tools()["prometheus-pushgateway"],
+        f"--web.listen-address={HOST}:{layout.port('pushgateway')}",
+        f"--persistence.file={folder / 'pushgateway.data'}",
+        "--persistence.interval=5s",
     ]
 
 

@@ -26,6 +26,7 @@ _PACKAGE_OF = {
     "prometheus-alertmanager": "prometheus-alertmanager",
     "amtool": "prometheus-alertmanager",
     "prometheus-postgres-exporter": "prometheus-postgres-exporter",
+    "prometheus-pushgateway": "prometheus-pushgateway",
 }
 _PG_PROGRAMS = ("initdb", "pg_ctl", "pg_basebackup", "pg_isready", "postgres")
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
-from sandbox_fixtures import make_layout, run_sandbox, sandbox_env
+from sandbox_fixtures import free_port_offset, make_layout, run_sandbox, sandbox_env
 
 from sandbox import orchestrator
 from sandbox.layout import REPO_ROOT
@@ -148,7 +148,7 @@ def test_prometheus_scrapes_every_target_and_the_standin(sandbox: Layout) -> Non
         health = {t["labels"]["job"]: t["health"] for t in targets}
         return (
             health
-            if set(health) == {"novacron-api", "postgres", "prometheus", "alertmanager"}
+            if set(health) == {"novacron-api", "postgres", "prometheus", "alertmanager", "pushgateway"}
             and all(h == "up" for h in health.values())
             else {}
         )
@@ -216,13 +216,14 @@ def test_second_start_is_harmless(sandbox: Layout) -> None:
     before = {name: orchestrator.components.running_pid(sandbox, name) for name in names}
     again = run_sandbox(sandbox, "start")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert again.stdout.count("already running") == 8
+    assert again.stdout.count("already running") == 9
     assert "already configured" in again.stdout
     assert {name: orchestrator.components.running_pid(sandbox, name) for name in before} == before
 
 
 def test_a_port_held_by_another_process_is_named_before_anything_starts() -> None:
-    layout = make_layout()  # a block of free ports: nothing may start there, and nothing does
+    # free ports beside the session's sandbox (a pinned offset would otherwise be the session's own)
+    layout = make_layout(free_port_offset(skip=1))
     port = layout.port("prometheus")
     try:
         with socket.socket() as blocker:
