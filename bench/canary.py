@@ -4,7 +4,7 @@ Flagger runs one check per ``analysis.interval`` and rolls back after ``threshol
 same interval a bad canary lives at least ``interval × threshold`` after its first traffic. The canary runbook
 spreads ``failure_limit + 1`` measurements over one step's interval instead. For each setting the benchmark
 triggers ``canary`` with ``api:2.0.0-bad`` through the REST API and measures, from the moment the canary's
-first pod is ready (its first traffic) to the canary Deployment being gone, and from the trigger.
+first pod is ready (its first traffic) to the canary having no ready pod again, and from the trigger.
 
 Usage: ``.venv/bin/python bench/canary.py [--repeats 2] [--out bench/results/canary.json]``
 """
@@ -32,7 +32,7 @@ SETTINGS = ({"interval_seconds": 12, "failure_limit": 0}, {"interval_seconds": 3
 
 
 class CanaryWatch(threading.Thread):
-    """Note when the canary first has a ready pod and when its Deployment is gone again."""
+    """Note when the canary first has a ready pod (traffic) and when it has none again."""
 
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -47,7 +47,7 @@ class CanaryWatch(threading.Thread):
             now = time.time()
             if canary is not None and canary.ready > 0 and self.first_ready is None:
                 self.first_ready = now
-            if canary is None and self.first_ready is not None:
+            if self.first_ready is not None and (canary is None or canary.ready == 0):
                 self.gone = now
                 return
             time.sleep(0.2)

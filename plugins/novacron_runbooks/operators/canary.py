@@ -247,6 +247,8 @@ class CanaryRolloutOperator(BaseOperator):
                     reason=m["reason"],
                 )
         action = step_action(self._gates(), event)
+        if action == "rollback":
+            self._stop_traffic(evidence, index)
         phase = str(event.get("phase")) if event.get("status") == "done" else "error"
         reasons = "; ".join(f"{g['gate']}: {last_reason(g)}" for g in event.get("gates") or [])
         reason = reasons or str(event.get("message", "no measurement"))
@@ -256,6 +258,16 @@ class CanaryRolloutOperator(BaseOperator):
             return self._finish(context, evidence, index, action, phase, reason, started_at)
         evidence.note(f"step {index + 1} ({weight}%): {phase} → proceed; {reason}")
         return self._step(context, index + 1, evidence)
+
+    @staticmethod
+    def _stop_traffic(evidence: Evidence, index: int) -> None:
+        """Scale the canary to zero here, at the verdict, rather than three task hops later in abort_canary.
+
+        Users stop reaching a bad release as soon as the gate says so; the abort task then deletes the
+        Deployment and writes the history (both idempotent, so this is safe to repeat).
+        """
+        ReleaseCluster().scale(CANARY, 0)
+        evidence.change(CANARY, f"step {index + 1} failed: replicas → 0 at the verdict", applied=True)
 
     # -- dry run ------------------------------------------------------------------------------------------
     def _dry_run(self, context: Context, evidence: Evidence) -> Any:
