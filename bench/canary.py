@@ -4,7 +4,8 @@ Flagger runs one check per ``analysis.interval`` and rolls back after ``threshol
 same interval a bad canary lives at least ``interval × threshold`` after its first traffic. The canary runbook
 spreads ``failure_limit + 1`` measurements over one step's interval instead. For each setting the benchmark
 triggers ``canary`` with ``api:2.0.0-bad`` through the REST API and measures, from the moment the canary's
-first pod is ready (its first traffic) to the canary having no ready pod again, and from the trigger.
+first pod is ready (its first traffic) to the failed measurement (the verdict, comparable with Flagger's
+figure) and to the canary having no ready pod again (the verdict plus Airflow resuming the task).
 
 Usage: ``.venv/bin/python bench/canary.py [--repeats 2] [--out bench/results/canary.json]``
 """
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,20 @@ class CanaryWatch(threading.Thread):
             time.sleep(0.2)
 
 
+def _failed_verdict_at(server: AirflowServer, run_id: str) -> float | None:
+    """When the step's analysis measured the failure that decided it (from the run report's evidence)."""
+    status, report = server.request("GET", f"/novacron/reports/canary/{run_id}/report.json")
+    if status != 200:
+        return None
+    step = next((s for s in report["steps"] if s["task_id"] == "canary_steps"), {})
+    failed = [
+        datetime.fromisoformat(m["at"]).timestamp()
+        for m in (step.get("evidence") or {}).get("measurements", [])
+        if m.get("verdict") == "failure"
+    ]
+    return min(failed) if failed else None
+
+
 def one_canary(server: AirflowServer, setting: dict[str, int]) -> dict[str, Any]:
     reset_release_state()
     analysis = {
@@ -81,9 +97,13 @@ def one_canary(server: AirflowServer, setting: dict[str, int]) -> dict[str, Any]
     if watch.first_ready is None or watch.gone is None:
         raise RuntimeError(f"canary run {run['dag_run_id']} ({done['state']}): never ready or never removed")
     threshold = setting["failure_limit"] + 1
+    verdict_at = _failed_verdict_at(server, run["dag_run_id"])
     return {
         **setting,
         "run_state": done["state"],
+        "verdict_after_first_traffic_seconds": round(verdict_at - watch.first_ready, 2)
+        if verdict_at
+        else None,
         "abort_after_first_traffic_seconds": round(watch.gone - watch.first_ready, 2),
         "abort_after_trigger_seconds": round(watch.gone - triggered, 2),
         "flagger_interval_x_threshold_seconds": setting["interval_seconds"] * threshold,
@@ -110,10 +130,13 @@ def main() -> int:
                 for sample in samples:
                     print(json.dumps(sample), flush=True)
                 abort = statistics.median(s["abort_after_first_traffic_seconds"] for s in samples)
+                verdicts = [s["verdict_after_first_traffic_seconds"] for s in samples]
+                verdict = statistics.median(v for v in verdicts if v is not None) if any(verdicts) else None
                 flagger = samples[0]["flagger_interval_x_threshold_seconds"]
                 results.append(
                     {
                         **setting,
+                        "median_verdict_after_first_traffic_seconds": verdict and round(verdict, 2),
                         "median_abort_after_first_traffic_seconds": round(abort, 2),
                         "median_abort_after_trigger_seconds": round(
                             statistics.median(s["abort_after_trigger_seconds"] for s in samples), 2
