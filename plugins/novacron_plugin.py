@@ -1,4 +1,4 @@
-"""Airflow plugin of the NovaCron runbooks: the report endpoints in Airflow's API server.
+"""Airflow plugin of the NovaCron runbooks: report endpoints and the Alertmanager webhook in the API server.
 
 The importable code lives in the ``novacron_runbooks`` package (ignored by the plugin scanner through
 ``.airflowignore``); this file only registers it.
@@ -12,7 +12,7 @@ from novacron_runbooks.api.app import URL_PREFIX, create_app
 
 
 class NovacronRunbooksPlugin(AirflowPlugin):
-    """Mounts ``/novacron`` (run reports) on the API server."""
+    """Mounts ``/novacron`` (run reports, the Alertmanager webhook) on the API server."""
 
     name = "novacron_runbooks"
     fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "NovaCron Runbooks"}]

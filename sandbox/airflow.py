@@ -102,9 +102,14 @@ def start_standalone(
     wait_for_dag: str,
     parallelism: int = 2,
     extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> AirflowServer:
-    """Start ``airflow standalone`` in its own process group and wait until ``wait_for_dag`` is served."""
-    port = free_port()
+    """Start ``airflow standalone`` in its own process group and wait until ``wait_for_dag`` is served.
+
+    ``port`` defaults to a free one; the session's server takes its sandbox's ``airflow`` port, where that
+    sandbox's Alertmanager sends its notifications.
+    """
+    port = port or free_port()
     password = secrets.token_urlsafe(12)
     home.mkdir(parents=True, exist_ok=True)
     (home / "passwords.json").write_text(json.dumps({"admin": password}))

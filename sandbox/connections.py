@@ -12,6 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
+from sandbox.monitoring import alertmanager_token
 from sandbox.postgres import (
     APP_ROLE,
     DB_NAME,
@@ -99,9 +100,19 @@ def env_vars(layout: Layout) -> dict[str, str]:
     }
 
 
+def bridge_env(layout: Layout) -> dict[str, str]:
+    """Name the file of the token the sandbox's Alertmanager presents to the bridge (not the token)."""
+    return {"NOVACRON_ALERTMANAGER_TOKEN_FILE": str(alertmanager_token(layout))}
+
+
 def write_env_file(layout: Layout) -> None:
-    """``connections.env``: one ``export`` per connection, shell-quoted; mode 0600 (it holds a password)."""
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in env_vars(layout).items()]
+    """``connections.env``: one ``export`` per connection, shell-quoted; mode 0600 (it holds a password).
+
+    It also names the Alertmanager bridge's token file, so Airflow started from it (the demo, the tests)
+    accepts the sandbox's Alertmanager.
+    """
+    exported = {**env_vars(layout), **bridge_env(layout)}
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in exported.items()]
     path = layout.connections_env
     path.parent.mkdir(parents=True, exist_ok=True)
     path.touch(mode=0o600)

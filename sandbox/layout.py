@@ -30,6 +30,8 @@ _BASE_PORTS = {
     "k8s": 26443,
     "standin": 28080,
     "receivers": 28090,
+    # not started by the sandbox: the Airflow its Alertmanager calls (the demo's on 8080, a test's beside it)
+    "airflow": 8080,
 }
 
 

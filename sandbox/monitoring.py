@@ -24,11 +24,16 @@ if TYPE_CHECKING:
 
 TEMPLATES = REPO_ROOT / "include" / "sandbox"
 ALERTS_DIR = REPO_ROOT / "include" / "alerts"
-WEBHOOK_URL = "http://127.0.0.1:8080/novacron/alertmanager/webhook"
+WEBHOOK_PATH = "/novacron/alertmanager/webhook"
 
 
 def monitoring_dir(layout: Layout) -> Path:
     return layout.root / "monitoring"
+
+
+def webhook_url(layout: Layout) -> str:
+    """Return the Alertmanager bridge of the sandbox's Airflow (port 8080 + the sandbox's port offset)."""
+    return f"{layout.url('airflow')}{WEBHOOK_PATH}"
 
 
 def alertmanager_token(layout: Layout) -> Path:
@@ -70,7 +75,7 @@ def prepare(layout: Layout) -> None:
     am = _render(
         "alertmanager.yml",
         folder / "alertmanager.yml",
-        webhook_url=WEBHOOK_URL,
+        webhook_url=webhook_url(layout),
         token_file=alertmanager_token(layout),
     )
     _validate([tools["promtool"], "check", "config", str(prom)], "promtool check config")

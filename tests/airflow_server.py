@@ -19,10 +19,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def airflow_server(sandbox) -> Iterator[AirflowServer]:
-    """Start ``airflow standalone`` with the project's DAGs against the sandbox; stop it at the end."""
+    """Start ``airflow standalone`` with the project's DAGs against the sandbox; stop it at the end.
+
+    It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge.
+    """
     home = Path(tempfile.mkdtemp(prefix="novacron-standalone-"))
     try:
-        server = start_standalone(home, dags_folder=REPO_ROOT / "dags", wait_for_dag="runbook_review")
+        server = start_standalone(
+            home, dags_folder=REPO_ROOT / "dags", wait_for_dag="runbook_review", port=sandbox.port("airflow")
+        )
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:

@@ -15,6 +15,8 @@ from airflow.sdk import Param
 from airflow.sdk.exceptions import AirflowFailException
 from jsonschema import Draft202012Validator, FormatChecker
 
+from novacron_runbooks.bridge.labels import ALERT_PARAM_SCHEMA
+
 if TYPE_CHECKING:
     from novacron_runbooks.catalog import Runbook
 
@@ -50,6 +52,17 @@ def common_params(runbook: Runbook) -> dict[str, Param]:
             maxLength=500,
             title="Reason",
             description="Why: change ticket, incident id or a sentence; shown in Slack and the report.",
+        ),
+        # Any runbook may be named by an alert rule's `runbook` label or started by an incident runbook that
+        # passes its alert on; `{}` is a run started by a person or CI.
+        "alert": Param(
+            {},
+            **ALERT_PARAM_SCHEMA,
+            title="Alert",
+            description=(
+                "Set by the Alertmanager bridge: the alert that started this run (labels checked, "
+                "annotations bounded) and whether the circuit breaker was open. Empty when started by hand."
+            ),
         ),
     }
     if runbook.mutating:
