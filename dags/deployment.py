@@ -99,6 +99,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
         active = cluster.active_colour()
         idle = other_colour(active)
         live = cluster.require(colour_deployment(active))
+        actions.refuse_held_canary(cluster)
         evidence.note(f"active colour {active} runs {live.image} ({live.ready}/{live.replicas} ready)")
         healthy, why, _ = actions.measure_now(
             service_error_gate("preflight_error_rate", ERROR_CEILING),

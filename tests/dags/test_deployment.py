@@ -144,3 +144,16 @@ def test_bad_params_are_refused_before_anything_changes(seeded, conf, field):
         assert task_states(run)["preflight"] == "upstream_failed"
         assert f"param {field!r}" in read_report("deployment", run.run_id, "markdown")
     assert resource_versions() == before
+
+
+def test_a_held_canary_blocks_a_blue_green_switch(seeded):
+    from novacron_runbooks.release.cluster import ReleaseCluster
+
+    ReleaseCluster().create_canary("registry.novacron.io/novacron/api:2.0.0", "blue", 1, "held for a look")
+    before = resource_versions()
+    run = deploy(GOOD_IMAGE)
+    states = task_states(run)
+    assert states["preflight"] == "failed"
+    assert states["deploy_idle"] == "upstream_failed"
+    assert resource_versions() == before
+    assert "a held canary" in report_of(run)

@@ -19,6 +19,7 @@ from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.cluster import (
+    CANARY,
     SERVICE,
     ReleaseCluster,
     RolloutFailed,
@@ -66,6 +67,20 @@ def adopt_live_release(cluster: ReleaseCluster, history: ReleaseHistory, colour:
         "deployment history", f"adopted running release {workload.image} on {colour}", applied=True
     )
     return record
+
+
+def refuse_held_canary(cluster: ReleaseCluster) -> None:
+    """Refuse a blue-green switch while a canary serves traffic (a person held it): finish that first.
+
+    The canary carries the active colour's label; switching colours would leave it running, unrouted and
+    forgotten. Raises ``AirflowFailException`` naming it.
+    """
+    canary = cluster.workload(CANARY)
+    if canary is not None and canary.replicas > 0:
+        raise AirflowFailException(
+            f"{CANARY} runs {canary.image} with {canary.replicas} replicas (a held canary): "
+            "promote or abort it with the canary runbook before deploying"
+        )
 
 
 def roll_out(
