@@ -9,6 +9,7 @@ deterministic run id does the same (see ``runs``). Every outcome is logged and r
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -20,7 +21,7 @@ from airflow.utils.session import create_session
 from sqlalchemy.exc import OperationalError
 
 from novacron_runbooks.bridge import note, runs
-from novacron_runbooks.bridge.labels import LabelError, alert_param, check_alert
+from novacron_runbooks.bridge.labels import LABEL_PATTERNS, LabelError, alert_param, check_alert
 from novacron_runbooks.bridge.policy import decide, load_policy
 from novacron_runbooks.catalog import default_catalog
 
@@ -59,7 +60,9 @@ def _now() -> datetime:
 
 def _map(alert: Alert) -> tuple[str, Outcome | None]:
     """Return the alert's runbook, or a rejection naming why it starts nothing."""
-    name = alert.labels.get("alertname", "")[:128]
+    name = alert.labels.get("alertname", "")
+    if not re.fullmatch(LABEL_PATTERNS["alertname"], name):
+        name = ""  # refused below; never echoed into the answer or the log
     try:
         runbook = check_alert(alert)
     except LabelError as exc:
