@@ -1,0 +1,1 @@
+"""Backups: pgBackRest backups, verification, retention, metrics and test restores."""
