@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from novacron_runbooks.bridge.payload import Alert, Notification
-    from novacron_runbooks.bridge.policy import Policy
+    from novacron_runbooks.bridge.policy import Decision, Policy
 
 log = logging.getLogger(__name__)
 RETRIES = 4
@@ -138,18 +138,9 @@ def _fire(
             return _all(alerts, runbook, "deduplicated", run_id=active.run_id, reason=reason)
         count = runs.started_since(session, runbook, policy.window)
         decision = decide(policy, runbook, count, mutating=default_catalog().get(runbook).mutating)
-        conf: dict[str, Any] = {"alert": alert_param(first, group_key, breaker_open=decision.breaker_open)}
-        if "dry_run" in dag.params:
-            conf["dry_run"] = decision.dry_run
-        if "reason" in dag.params:
-            conf["reason"] = f"Alertmanager: {first.labels['alertname']}, group {group}"[:500]
-        text = note.started_note(
-            first.labels["alertname"],
-            first.labels.get("severity", ""),
-            group,
-            decision.reason,
-            _now(),
-        )
+        conf = _conf(dag.params, first, group_key, decision)
+        severity = first.labels.get("severity", "")
+        text = note.started_note(first.labels["alertname"], severity, group, decision.reason, _now())
         try:
             runs.start_run(session, dag, run_id, conf, text)
         except runs.AlreadyStarted:
@@ -160,21 +151,36 @@ def _fire(
             session.rollback()
             return _all(alerts, runbook, "rejected", reason=f"the runbook's params refused the alert: {exc}")
     latency = round((time.monotonic() - received) * 1000, 1)
-    reason = decision.reason + ("; DAG is paused: the run waits until it is unpaused" if paused else "")
-    started = Outcome(
-        first.fingerprint,
-        first.labels["alertname"],
-        "started",
-        runbook,
-        run_id=run_id,
-        reason=reason,
-        dry_run=conf.get("dry_run"),
-        breaker_open=decision.breaker_open,
-        latency_ms=latency,
-    )
-    fields = {"run_id": run_id, "dry_run": started.dry_run, "breaker_open": decision.breaker_open}
+    if paused:
+        waits = "DAG is paused: the run waits until it is unpaused"
+        decision = replace(decision, reason=f"{decision.reason}; {waits}")
+    return _started(alerts, first, runbook, run_id, decision, latency)
+
+
+def _started(
+    alerts: list[Alert], first: Alert, runbook: str, run_id: str, decision: Decision, latency: float
+) -> list[Outcome]:
+    """Answer for a new run: the alert it was started from, and the group's other alerts joining it."""
+    fields: dict[str, Any] = {
+        "run_id": run_id,
+        "dry_run": decision.dry_run,
+        "breaker_open": decision.breaker_open,
+    }
+    name = first.labels["alertname"]
+    started = Outcome(first.fingerprint, name, "started", runbook, reason=decision.reason, **fields)
+    started.latency_ms = latency
     others = [alert for alert in alerts if alert is not first]
     return [started, *_all(others, runbook, "grouped", reason="joined the group's run", **fields)]
+
+
+def _conf(declared: Any, first: Alert, group_key: str, decision: Decision) -> dict[str, Any]:
+    """Build the run's conf: the alert, and ``dry_run`` set explicitly wherever the runbook has one."""
+    conf: dict[str, Any] = {"alert": alert_param(first, group_key, breaker_open=decision.breaker_open)}
+    if "dry_run" in declared:
+        conf["dry_run"] = decision.dry_run
+    if "reason" in declared:
+        conf["reason"] = f"Alertmanager: {first.labels['alertname']}, group {runs.group_hash(group_key)}"
+    return conf
 
 
 def _resolve(group_key: str, runbook: str, alerts: list[Alert]) -> list[Outcome]:

@@ -149,6 +149,23 @@ def test_crafted_label_is_refused_and_the_rest_proceeds(bridge, label, value):
     assert value not in str(bridge.run(started["run_id"])["conf"])
 
 
+def test_alerts_of_one_group_share_one_run(bridge):
+    body = group(instance="10.0.0.2:8080")
+    later = json.loads(json.dumps(body["alerts"][0]))
+    later["fingerprint"] = "b2"
+    later["labels"]["instance"] = "10.0.0.1:8080"
+    body["alerts"].insert(0, {**later, "startsAt": (datetime.now(UTC) + timedelta(seconds=30)).isoformat()})
+    status, answer = bridge.post(body)
+    assert status == 200, answer
+    assert [(a["fingerprint"], a["status"]) for a in answer["alerts"]] == [
+        (body["alerts"][1]["fingerprint"], "started"),
+        ("b2", "grouped"),
+    ]
+    assert answer["alerts"][0]["run_id"] == answer["alerts"][1]["run_id"]
+    (run,) = bridge.runs()
+    assert run["conf"]["alert"]["labels"]["instance"] == "10.0.0.2:8080"  # the first to fire
+
+
 def test_unknown_runbooks_are_rejected(bridge):
     body = group()
     body["alerts"][0]["labels"]["runbook"] = "no_such_runbook"
