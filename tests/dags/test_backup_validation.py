@@ -6,7 +6,7 @@ import json
 import socket
 
 import pytest
-from backup_helpers import backups, eventually, load_dag, promql, pushed
+from backup_helpers import backups, eventually, load_dag, pgbackrest, promql, pushed
 from dag_runner import run_dag, task_states
 
 from novacron_runbooks.alerts import contract
@@ -80,3 +80,26 @@ def test_an_unknown_backup_set_is_refused_before_anything_changes(sandbox, fresh
     assert "param 'backup_set': 20200101-000000F is not in the repository" in read_report(
         "backup_validation", run.run_id, "markdown"
     )
+
+
+def test_a_copy_that_differs_from_the_backup_fails_publishes_failed_and_is_still_torn_down(
+    sandbox, fresh_backup
+):
+    label = backups()[-1]["label"]
+    annotated = backups()[-1]["annotation"]
+    wrong = int(annotated["rows.public.hosts"]) + 1
+    pgbackrest("annotate", f"--set={label}", f"--annotation=rows.public.hosts={wrong}")
+    try:
+        run = run_dag(load_dag("backup_validation"), {"reason": "test"})
+    finally:
+        pgbackrest(
+            "annotate", f"--set={label}", f"--annotation=rows.public.hosts={annotated['rows.public.hosts']}"
+        )
+    states = task_states(run)
+    assert run.state == "failed"
+    assert states["compare_with_backup"] == "failed"
+    assert states["check_integrity"] == "success" and states["smoke_query"] == "success"
+    assert states["publish_result"] == "success" and states["teardown_scratch"] == "success"
+    assert pushed(sandbox, contract.VALIDATION_PASSED) == 0.0
+    assert not _listening(sandbox.port("pg_scratch"))
+    assert not (sandbox.pg_dir / "scratch").exists()
