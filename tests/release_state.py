@@ -100,7 +100,7 @@ def reset_release_state(timeout: float = 60, healthy: bool = True) -> None:
 
 
 def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
-    """Wait until the whole service's error ratio over ``window`` is under 1% (preflight checks 1 minute)."""
+    """Wait until the service's error ratio over ``window`` is well under 1% (preflight checks 1 minute)."""
     query = SERVICE_ERROR_RATIO.replace("$service", '"novacron-api"').replace("$window", window)
     hook = PrometheusHook()
     deadline = time.monotonic() + timeout
@@ -108,7 +108,7 @@ def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
     while time.monotonic() < deadline:
         values = hook.query(query).values
         last = values
-        if values and values[0] < 0.01:
+        if values and values[0] < 0.005:  # headroom: the runbook's own preflight must see it under 1% too
             return values[0]
         time.sleep(2)
     raise AssertionError(f"service error ratio over {window} still {last} after {timeout} s")

@@ -170,7 +170,7 @@ class ReleaseCluster:
         return found
 
     def pod_problems(self, deployment: str) -> list[str]:
-        """Why pods of ``deployment`` cannot become ready: stuck containers and unschedulable pods."""
+        """Why pods of ``deployment``'s current template cannot become ready: stuck or unschedulable pods."""
         found = self.workload(deployment)
         if found is None:
             return []
@@ -179,6 +179,9 @@ class ReleaseCluster:
         problems = []
         for pod in pods:
             name = pod["metadata"]["name"]
+            containers = (pod.get("spec") or {}).get("containers") or []
+            if not any(c.get("name") == CONTAINER and c.get("image") == found.image for c in containers):
+                continue  # a pod of an older template being scaled away says nothing of this rollout
             for status in (pod.get("status") or {}).get("containerStatuses") or []:
                 reason = ((status.get("state") or {}).get("waiting") or {}).get("reason")
                 if reason in STUCK_REASONS:

@@ -145,7 +145,7 @@ class TestQueriesAgainstPrometheus:
         assert result.query == "up"
         assert result.series == []
         jobs = {sample.labels["job"] for sample in result.samples}
-        assert jobs and jobs <= {"novacron-api", "postgres", "prometheus", "alertmanager"}
+        assert jobs and jobs <= {"novacron-api", "postgres", "prometheus", "alertmanager", "pushgateway"}
         assert all(sample.labels["instance"].startswith("127.0.0.1:") for sample in result.samples)
         assert all(sample.labels["__name__"] == "up" for sample in result.samples)
         assert set(result.values) <= {0.0, 1.0}
