@@ -99,6 +99,8 @@ def test_dry_run_changes_nothing(sandbox):
     planned = evidence(run, "take_backup")["changes"]
     assert planned == [{"target": "pgbackrest repository", "action": "take a full backup", "applied": False}]
     assert "pgbackrest expire --dry-run" in " ".join(evidence(run, "expire_backups")["notes"])
+    archiver = evidence(run, "preflight")["measurements"][0]
+    assert archiver["name"] == "pg_stat_archiver" and archiver["verdict"] == "pass"
 
 
 def _corrupt_a_file_of(label: str) -> tuple[Path, bytes]:
