@@ -21,13 +21,23 @@ if TYPE_CHECKING:
 def airflow_server(sandbox) -> Iterator[AirflowServer]:
     """Start ``airflow standalone`` with the project's DAGs against the sandbox; stop it at the end.
 
-    It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge.
+    It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge. DAGs start
+    paused: unpaused, the scheduled ones (hourly and daily backups, the validation restore) would each run at
+    once against the session's sandbox, beside the tests that use its database. Tests unpause what they run;
+    ``runbook_review`` (read-only) is unpaused here.
     """
     home = Path(tempfile.mkdtemp(prefix="novacron-standalone-"))
     try:
         server = start_standalone(
-            home, dags_folder=REPO_ROOT / "dags", wait_for_dag="runbook_review", port=sandbox.port("airflow")
+            home,
+            dags_folder=REPO_ROOT / "dags",
+            wait_for_dag="runbook_review",
+            port=sandbox.port("airflow"),
+            extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
+        status, body = server.request("PATCH", "/api/v2/dags/runbook_review", {"is_paused": False})
+        if status != 200:
+            raise RuntimeError(f"could not unpause runbook_review: {status} {body}")
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:
