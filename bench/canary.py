@@ -56,7 +56,10 @@ class CanaryWatch(threading.Thread):
 
 
 def _failed_verdict_at(server: AirflowServer, run_id: str) -> float | None:
-    """When the step's analysis measured the failure that decided it (from the run report's evidence)."""
+    """When the step's analysis measured the failure that decided it: the last failed measurement.
+
+    With ``failure_limit`` k the step fails on its (k+1)-th failed measurement, the last one recorded.
+    """
     status, report = server.request("GET", f"/novacron/reports/canary/{run_id}/report.json")
     if status != 200:
         return None
@@ -66,7 +69,7 @@ def _failed_verdict_at(server: AirflowServer, run_id: str) -> float | None:
         for m in (step.get("evidence") or {}).get("measurements", [])
         if m.get("verdict") == "failure"
     ]
-    return min(failed) if failed else None
+    return max(failed) if failed else None
 
 
 def one_canary(server: AirflowServer, setting: dict[str, int]) -> dict[str, Any]:
