@@ -47,7 +47,6 @@ from novacron_runbooks.release.canary import (
     worst_case_abort_seconds,
 )
 from novacron_runbooks.release.cluster import CANARY, ReleaseCluster, colour_deployment
-from novacron_runbooks.release.gates import service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
 RUNBOOK = default_catalog().get("canary")
@@ -102,12 +101,7 @@ with runbook_dag(
                 f"preflight: stable {stable_name} is not healthy and rolled out "
                 f"({stable.ready}/{stable.replicas} ready, {stable.updated} updated): finish that first"
             )
-        healthy, why, _ = actions.measure_now(
-            service_error_gate("preflight_error_rate", ERROR_CEILING),
-            {"service": "novacron-api", "window": "1m"},
-        )
-        if not healthy:
-            raise AirflowFailException(f"preflight: the service is not healthy enough for a canary: {why}")
+        actions.require_service_healthy(ERROR_CEILING, "a canary")
         if stable.image == params["image"]:
             raise AirflowSkipException(f"{params['image']} is already live on {active}; nothing to roll out")
         leftover = cluster.workload(CANARY)

@@ -24,22 +24,19 @@ from typing import Any
 
 from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import TriggerRule, get_current_context
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import metric_gate
 from novacron_runbooks.dagkit.params import require_image
-from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release import actions
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment, other_colour
 from novacron_runbooks.release.gates import (
-    API_JOB,
     image_version,
     release_error_gate,
     release_gate_values,
-    service_error_gate,
 )
 from novacron_runbooks.release.history import ReleaseHistory
 
@@ -47,8 +44,8 @@ RUNBOOK = default_catalog().get("deployment")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 GATE_WINDOW_SECONDS = 30
 POST_GATE_INTERVAL_SECONDS = 10
-SCRAPES_BEFORE_VERDICT = 2
-"""Scrapes between the end of preview traffic and the pre-promotion verdict (Prometheus must have seen it)."""
+PREVIEW_SECONDS = 15
+"""Least preview traffic to the idle colour: several scrapes, so the pre-promotion gate sees it as a rate."""
 PLAN = "{{ ti.xcom_pull(task_ids='preflight')['%s'] }}"
 
 PRE_PROMOTION = release_error_gate("pre_promotion", ERROR_CEILING, window_seconds=GATE_WINDOW_SECONDS)
@@ -101,22 +98,17 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
         live = cluster.require(colour_deployment(active))
         actions.refuse_held_canary(cluster)
         evidence.note(f"active colour {active} runs {live.image} ({live.ready}/{live.replicas} ready)")
-        healthy, why, _ = actions.measure_now(
-            service_error_gate("preflight_error_rate", ERROR_CEILING),
-            {"service": "novacron-api", "window": "1m"},
-        )
-        if not healthy:
-            raise AirflowFailException(f"preflight: the service is not healthy enough to release into: {why}")
+        actions.require_service_healthy(ERROR_CEILING, "a release")
         if live.image == params["image"]:
             raise AirflowSkipException(f"{params['image']} is already live on {active}; nothing to deploy")
         dry_run = bool(params["dry_run"])
-        scrape = PrometheusHook().scrape_interval_seconds(API_JOB)
         previous = (
             None
             if dry_run
             else actions.adopt_live_release(cluster, history, active, actions.run_holder(context))
         )
         new_version = image_version(params["image"])
+        delay = actions.verdict_delay_seconds()
         plan = {
             "active": active,
             "idle": idle,
@@ -130,8 +122,8 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),)) as rb:
             "version": image_version(live.image) if dry_run else new_version,
             "replaced": previous.revision if previous else None,
             "cause": _release_cause(params, context),
-            "preview_seconds": max(15.0, 6 * scrape),
-            "gate_delay_seconds": SCRAPES_BEFORE_VERDICT * scrape + 1,
+            "gate_delay_seconds": delay,
+            "preview_seconds": max(PREVIEW_SECONDS, 3 * delay),
         }
         evidence.note(f"plan: {plan['image']} to {idle}, then switch traffic {active} → {idle}")
         return plan

@@ -28,11 +28,10 @@ from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import metric_gate
 from novacron_runbooks.dagkit.notify import post_slack
 from novacron_runbooks.dagkit.params import require_image
-from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.operators.hitl import SecondPersonApprovalOperator
 from novacron_runbooks.release import actions
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
-from novacron_runbooks.release.gates import API_JOB, image_version, release_error_gate, release_gate_values
+from novacron_runbooks.release.gates import image_version, release_error_gate, release_gate_values
 from novacron_runbooks.release.history import ReleaseHistory
 
 RUNBOOK = default_catalog().get("hotfix")
@@ -82,7 +81,6 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
             raise AirflowSkipException(f"{params['image']} already runs on {active}; nothing to hotfix")
         if not live.rolled_out:
             current_evidence().note(f"{live.name} is mid-rollout ({live.ready}/{live.replicas} ready)")
-        scrape = PrometheusHook().scrape_interval_seconds(API_JOB)
         plan = {
             "active": active,
             "old_image": live.image,
@@ -90,7 +88,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
             "replicas": max(live.replicas, 1),
             "incident_id": params["incident_id"],
             "version": image_version(live.image if params["dry_run"] else params["image"]),
-            "gate_delay_seconds": 2 * scrape + 1,
+            "gate_delay_seconds": actions.verdict_delay_seconds(),
         }
         current_evidence().note(
             f"plan: {live.image} → {params['image']} on {active} for {params['incident_id']}"

@@ -26,10 +26,9 @@ from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
-from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release import actions
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment, other_colour
-from novacron_runbooks.release.gates import API_JOB, image_version, release_error_gate, release_gate_values
+from novacron_runbooks.release.gates import image_version, release_error_gate, release_gate_values
 from novacron_runbooks.release.history import Release, ReleaseHistory
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
@@ -47,7 +46,7 @@ RECOVERED = release_error_gate(
 PLAN = "{{ ti.xcom_pull(task_ids='find_release')['%s'] }}"
 
 
-def choose_target(history: ReleaseHistory, wanted: str, live_image: str) -> tuple[str, Release | None]:
+def choose_target(history: ReleaseHistory, wanted: str) -> tuple[str, Release | None]:
     """Resolve ``target_revision`` to an image (and its history record); refuse what the history lacks."""
     if wanted == "previous":
         found = history.previous_good()
@@ -83,12 +82,11 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         active = cluster.active_colour()
         idle = other_colour(active)
         live = cluster.require(colour_deployment(active))
-        image, record = choose_target(history, params["target_revision"], live.image)
+        image, record = choose_target(history, params["target_revision"])
         if image == live.image:
             raise AirflowSkipException(f"{image} already serves traffic on {active}; nothing to roll back")
         standby = cluster.require(colour_deployment(idle))
         instant = standby.image == image and standby.ready > 0
-        scrape = PrometheusHook().scrape_interval_seconds(API_JOB)
         live_record = history.live()
         plan = {
             "active": active,
@@ -101,7 +99,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
             "instant": instant,
             # a dry run switches nothing: its gate measures the release serving now
             "version": image_version(live.image if params["dry_run"] else image),
-            "gate_delay_seconds": 2 * scrape + 1,
+            "gate_delay_seconds": actions.verdict_delay_seconds(),
         }
         how = "switch back (still running)" if instant else "redeploy its image first"
         evidence.note(f"restore {image} on {idle} ({how}); {live.image} on {active} is replaced")

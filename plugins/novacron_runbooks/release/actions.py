@@ -26,11 +26,13 @@ from novacron_runbooks.release.cluster import (
     Workload,
     colour_deployment,
 )
+from novacron_runbooks.release.gates import API_JOB, service_error_gate
 
 if TYPE_CHECKING:
-    from novacron_runbooks.gates.spec import GateSpec
     from novacron_runbooks.release.history import Release, ReleaseHistory
 
+SCRAPES_BEFORE_VERDICT = 2
+"""Scrapes between traffic reaching a release and a gate judging it: Prometheus must have seen it first."""
 SMOKE_PATHS = ("/api/v1/health", "/api/v1/vms", "/api/v1/hosts")
 TARGET_HEADER = "X-Novacron-Deployment"
 """Preview routing: the API's front door sends a request carrying this header to that Deployment's pods."""
@@ -41,12 +43,23 @@ def run_holder(context: Any) -> str:
     return f"{dag_run.dag_id}/{dag_run.run_id}"
 
 
-def measure_now(gate: GateSpec, values: dict[str, Any]) -> tuple[bool, str, Any]:
-    """Take one measurement of ``gate`` now (a preflight check); fail closed like every gate."""
-    spec = gate.render(values)
+def require_service_healthy(ceiling: float, what: str) -> None:
+    """Refuse ``what`` unless the whole service's error ratio over the last minute is under ``ceiling``.
+
+    One measurement of a gate, so it fails closed like every gate: no data, NaN or no Prometheus refuses.
+    """
+    spec = service_error_gate("preflight_error_rate", ceiling).render({"service": SERVICE, "window": "1m"})
     result = measure(spec, PrometheusHook(spec.prometheus_conn_id, timeout=spec.query_timeout_seconds))
     current_evidence().measure(spec.name, result.value, result.verdict, result.query, reason=result.reason)
-    return result.verdict == "success", result.reason, result.value
+    if result.verdict != "success":
+        raise AirflowFailException(
+            f"preflight: the service is not healthy enough for {what}: {result.reason}"
+        )
+
+
+def verdict_delay_seconds() -> float:
+    """Return how long a gate waits after traffic starts before judging: two scrapes of the API, plus 1 s."""
+    return SCRAPES_BEFORE_VERDICT * PrometheusHook().scrape_interval_seconds(API_JOB) + 1
 
 
 def adopt_live_release(cluster: ReleaseCluster, history: ReleaseHistory, colour: str, holder: str) -> Release:
