@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Install everything the demo and the tests need on a Debian machine, idempotently:
-# the Debian packages of the sandbox (PostgreSQL, pgBackRest, Prometheus, Alertmanager, Pushgateway, postgres
-# exporter)
-# and a virtualenv with the pinned Python requirements. Safe to run again; it skips what is already there.
+# Install everything the demo and the tests need on a Debian machine, idempotently: the Debian packages of
+# the sandbox (PostgreSQL, pgBackRest, Prometheus, Alertmanager, Pushgateway, postgres exporter) and a
+# virtualenv with the pinned Python requirements. Safe to run again; it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
