@@ -48,11 +48,10 @@ PREVIEW_SECONDS = 15
 """Least preview traffic to the idle colour: several scrapes, so the pre-promotion gate sees it as a rate."""
 PLAN = "{{ ti.xcom_pull(task_ids='preflight')['%s'] }}"
 
-PRE_PROMOTION = release_error_gate("pre_promotion", ERROR_CEILING, window_seconds=GATE_WINDOW_SECONDS)
+PRE_PROMOTION = release_error_gate("pre_promotion", ERROR_CEILING)
 POST_PROMOTION = release_error_gate(
     "post_promotion",
     ERROR_CEILING,
-    window_seconds=GATE_WINDOW_SECONDS,
     count=12,
     interval_seconds=POST_GATE_INTERVAL_SECONDS,
     initial_delay_seconds=POST_GATE_INTERVAL_SECONDS,

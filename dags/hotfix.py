@@ -42,7 +42,6 @@ GATE_INTERVAL_SECONDS = 10
 POST_DEPLOY = release_error_gate(
     "post_deploy",
     ERROR_CEILING,
-    window_seconds=GATE_WINDOW_SECONDS,
     count=18,
     interval_seconds=GATE_INTERVAL_SECONDS,
 )

@@ -38,7 +38,6 @@ GATE_WINDOW_SECONDS = 15
 RECOVERED = release_error_gate(
     "recovered",
     ERROR_CEILING,
-    window_seconds=GATE_WINDOW_SECONDS,
     count=2,
     interval_seconds=4,
 )

@@ -45,12 +45,14 @@ def release_error_gate(
     name: str,
     ceiling: float,
     *,
-    window_seconds: int,
     count: int = 1,
     interval_seconds: float = 0.0,
     initial_delay_seconds: float = 0.0,
 ) -> GateSpec:
-    """Gate: the release's error ratio stays under ``ceiling`` at every measurement; no data fails."""
+    """Gate: the release's error ratio stays under ``ceiling`` at every measurement; no data fails.
+
+    The rate window is a placeholder, given with the version by :func:`release_gate_values`.
+    """
     return GateSpec(
         name=name,
         query=VERSION_ERROR_RATIO,
