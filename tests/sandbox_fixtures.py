@@ -91,3 +91,30 @@ def sandbox() -> Iterator[Layout]:
             shutil.rmtree(layout.root, ignore_errors=True)
         else:
             sys.stderr.write(f"sandbox stop failed, {layout.root} kept:\n{stopped.stderr}")
+
+
+@pytest.fixture
+def isolated_sandbox(sandbox: Layout) -> Iterator[Layout]:
+    """A second, throw-away sandbox for one destructive test (primary killed, topology changed, app deleted).
+
+    Its ``AIRFLOW_CONN_*`` variables replace the session sandbox's for the test and are put back after, so
+    the shared sandbox the other tests use never sees the fault. Starting one takes about 8 s.
+    """
+    layout = make_layout(port_offset=sandbox.port_offset + 50)
+    started = run_sandbox(layout, "start", "--size", "small")
+    if started.returncode not in (0, 1):
+        run_sandbox(layout, "stop")
+        pytest.fail(f"isolated sandbox start failed:\n{started.stdout}\n{started.stderr}")
+    saved = dict(os.environ)
+    os.environ.update(read_env_file(layout))
+    os.environ.update(sandbox_env(layout))
+    try:
+        yield layout
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        stopped = run_sandbox(layout, "stop")
+        if stopped.returncode == 0:
+            shutil.rmtree(layout.root, ignore_errors=True)
+        else:
+            sys.stderr.write(f"isolated sandbox stop failed, {layout.root} kept:\n{stopped.stderr}")
