@@ -32,7 +32,7 @@ from novacron_runbooks.alerts.rules import (
     unlisted_alerts,
 )
 from novacron_runbooks.alerts.specs import SPECS
-from novacron_runbooks.catalog import load_catalog
+from novacron_runbooks.catalog import load_catalog, scheduled_job
 from novacron_runbooks.paths import runbooks_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,13 +159,17 @@ def test_every_catalog_alert_has_a_rule_naming_its_runbook(catalog):
     assert alerts, "the catalog names no alert"
     assert {rule.alert for rule in rules} == set(alerts)
     assert unlisted_alerts(catalog) == []
+    routes = {spec.alert: spec.route_to for spec in SPECS if spec.route_to}
     for rule in rules:
-        runbook = catalog.get(rule.labels["runbook"])
-        assert runbook.name == alerts[rule.alert]
+        runbook = catalog.get(alerts[rule.alert])
+        dag_id = routes.get(rule.alert, runbook.dag_id)
+        if rule.alert in routes:
+            assert scheduled_job(dag_id).name == dag_id, "a routed alert must start an existing scheduled job"
+        assert rule.labels["runbook"] == dag_id
         assert rule.labels["category"] == runbook.category
         assert not runbook.severity or rule.labels["severity"] in runbook.severity
-        assert rule.annotations["dag_id"] == runbook.dag_id
-        assert rule.annotations["runbook_url"] == f"{DEFAULT_BASE_URL}/dags/{runbook.dag_id}"
+        assert rule.annotations["dag_id"] == dag_id
+        assert rule.annotations["runbook_url"] == f"{DEFAULT_BASE_URL}/dags/{dag_id}"
         assert "{{ $value" in rule.annotations["description"] or "$labels" in rule.annotations["description"]
 
 

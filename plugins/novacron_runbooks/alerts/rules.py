@@ -148,7 +148,8 @@ def _rule(runbook: Runbook, spec: RuleSpec, base_url: str) -> AlertRule:
             f"thresholds.{spec.threshold}",
             f"gives no {exc.args[0]!r}, which the {spec.alert} rule needs (wrong unit?)",
         ) from None
-    labels = {"severity": _severity(runbook, spec), "runbook": runbook.name, "category": runbook.category}
+    dag_id = spec.route_to or runbook.dag_id
+    labels = {"severity": _severity(runbook, spec), "runbook": dag_id, "category": runbook.category}
     if spec.threshold is not None:
         labels["threshold"] = spec.threshold
     return AlertRule(
@@ -159,8 +160,8 @@ def _rule(runbook: Runbook, spec: RuleSpec, base_url: str) -> AlertRule:
         annotations={
             "summary": summary,
             "description": description,
-            "runbook_url": f"{base_url}/dags/{runbook.dag_id}",
-            "dag_id": runbook.dag_id,
+            "runbook_url": f"{base_url}/dags/{dag_id}",
+            "dag_id": dag_id,
         },
     )
 

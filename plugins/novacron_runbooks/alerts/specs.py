@@ -18,7 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from novacron_runbooks.alerts.contract import BACKUP_LAST_VERIFIED, WAL_LAST_ARCHIVE_AGE
+from novacron_runbooks.alerts.contract import (
+    BACKUP_LAST_VERIFIED,
+    VALIDATION_LAST_SUCCESS,
+    VALIDATION_PASSED,
+    WAL_LAST_ARCHIVE_AGE,
+)
 
 Measure = Literal["ratio", "seconds", "count"]
 
@@ -43,6 +48,9 @@ class RuleSpec:
     description: str
     severity: str | None = None
     fallback_for_minutes: float | None = None
+    route_to: str | None = None
+    """The DAG the alert starts when it is not the runbook that lists it: the daily test restore is a
+    scheduled job (``include/scheduled/``) whose objectives live in the ``backup`` runbook's thresholds."""
 
 
 def _newest_or_missing(series: str, metric: str) -> str:
@@ -216,6 +224,34 @@ SPECS: tuple[RuleSpec, ...] = (
             "%(text)s. Point-in-time recovery past that moment is at risk. A missing archiver series is not "
             "alerted here: the exporter drops it only when it cannot reach the primary (PostgresPrimaryDown) "
             "or is itself not scraped."
+        ),
+    ),
+    RuleSpec(
+        alert="BackupValidationFailed",
+        threshold=None,
+        measure="count",
+        severity="warning",
+        route_to="backup_validation",
+        expr=f"max({VALIDATION_PASSED}) == 0",
+        summary="The last test restore of a backup failed",
+        description=(
+            "The daily backup validation restored the newest backup into scratch and a check failed "
+            "(restore, pg_amcheck, schema, row counts or the smoke query): that backup is not known to "
+            "restore. " + VALIDATION_PASSED + " is {{ $value }} and stays 0 until a validation passes again."
+        ),
+    ),
+    RuleSpec(
+        alert="BackupValidationFailed",
+        threshold="validation_age",
+        measure="seconds",
+        severity="warning",
+        route_to="backup_validation",
+        expr=_newest_or_missing(VALIDATION_LAST_SUCCESS, VALIDATION_LAST_SUCCESS),
+        summary="No passed test restore for more than %(limit)s",
+        description=(
+            "{{ if $labels.missing }}No sample of " + VALIDATION_LAST_SUCCESS + " in the last %(window)s, so "
+            "no passed test restore within the objective can be shown{{ else }}The last passed test restore "
+            "was {{ $value | humanizeDuration }} ago{{ end }}; objective: %(text)s. " + _MISSING_BACKUP_NOTE
         ),
     ),
     RuleSpec(
