@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 _HOME = Path(os.environ.get("NOVACRON_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="novacron-airflow-"))
 
@@ -33,9 +35,15 @@ for path in (REPO / "plugins", REPO, REPO / "tests"):
 pytest_plugins = ["sandbox_fixtures", "airflow_server"]
 
 
-def pytest_configure(config: object) -> None:
-    """Create the metadata database once per session (``dag.test()`` needs it)."""
-    if not (_HOME / "airflow.db").exists():
+def pytest_configure(config: pytest.Config) -> None:
+    """Create the metadata database once per session (``dag.test()`` needs it).
+
+    Under pytest-xdist each worker has its own Airflow home and database; the controller runs no test and
+    needs none.
+    """
+    workers = getattr(config.option, "numprocesses", None)
+    xdist_controller = bool(workers) and not hasattr(config, "workerinput")
+    if not xdist_controller and not (_HOME / "airflow.db").exists():
         subprocess.run(
             [sys.executable, "-m", "airflow", "db", "migrate"],
             check=True,

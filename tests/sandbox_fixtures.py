@@ -24,14 +24,23 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
+def xdist_worker_index() -> int:
+    """0 for a plain pytest run; N for pytest-xdist's worker ``gwN``, which gets its own sandbox and ports."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw")) if worker.removeprefix("gw").isdigit() else 0
+
+
 def free_port_offset(skip: int = 0) -> int:
     """Pick a port offset whose ports are all free, so tests run beside a developer's sandbox (offset 0).
 
-    ``NOVACRON_TEST_SANDBOX_PORT_OFFSET`` pins it; otherwise the first free block of 100 wins, skipping
-    ``skip`` free blocks (a second sandbox of the same session must not take the first one's ports).
+    ``NOVACRON_TEST_SANDBOX_PORT_OFFSET`` pins the first worker's block (worker N takes the block N × 100
+    above it); otherwise the first free block of 100 wins, skipping ``skip`` free blocks plus one per
+    worker before this one (a second sandbox must not take another's ports).
     """
+    worker = xdist_worker_index()
     if os.environ.get("NOVACRON_TEST_SANDBOX_PORT_OFFSET"):
-        return int(os.environ["NOVACRON_TEST_SANDBOX_PORT_OFFSET"]) + 50 * skip
+        return int(os.environ["NOVACRON_TEST_SANDBOX_PORT_OFFSET"]) + 100 * worker + 50 * skip
+    skip += worker
     for offset in range(100, 3000, 100):
         if not any(port_in_use(port) for port in Layout(Path(), offset).ports.values()):
             if skip == 0:
