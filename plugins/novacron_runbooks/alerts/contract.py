@@ -1,4 +1,4 @@
-"""Metric names the backup DAG publishes and the BackupTooOld rules read: the contract between the two.
+"""Metric names the backup and drill DAGs publish and the alert rules read: the contract between them.
 
 The backup DAG is the only writer of these series and the alert rules their main reader, so the names are
 defined once, here, and imported by both sides rather than spelled twice. All are gauges holding a Unix time
@@ -22,6 +22,15 @@ where they describe one backup):
   ``novacron_backup_validation_restore_seconds``: the daily test restore's last outcome, when one last
   passed, and its measured restore time.
 
+The monthly DR drill (``dr_drill``) publishes, per DR runbook it drilled (``runbook`` label, the DAG id):
+
+- ``novacron_dr_drill_passed`` (1 or 0): the recovery succeeded and met both targets;
+- ``novacron_dr_drill_last_success_timestamp_seconds``: when the runbook's last passed drill ended;
+- ``novacron_dr_drill_rto_seconds`` and ``novacron_dr_drill_rpo_seconds``: what the drill measured (fault to
+  the runbook's verified end; window of acknowledged commits lost), with ``..._target_seconds`` beside them;
+- ``novacron_dr_drill_lost_rows``: acknowledged rows missing after recovery;
+- ``novacron_dr_drill_readiness_score``: 0-100 (``novacron_runbooks.drill.readiness``) at the drill's end.
+
 WAL archiving needs no metric of its own for alerting: the postgres exporter already exports
 ``pg_stat_archiver_last_archive_age`` (seconds since PostgreSQL last archived a WAL segment, which with
 pgBackRest's ``archive-push`` as ``archive_command`` means since the repository last received one).
@@ -42,3 +51,13 @@ VALIDATION_LAST_SUCCESS = "novacron_backup_validation_last_success_timestamp_sec
 VALIDATION_RESTORE_SECONDS = "novacron_backup_validation_restore_seconds"
 PUSH_JOB = "novacron_backup"
 """The Pushgateway job (``job`` label, kept by ``honor_labels``) every backup series is pushed under."""
+DRILL_PASSED = "novacron_dr_drill_passed"
+DRILL_LAST_SUCCESS = "novacron_dr_drill_last_success_timestamp_seconds"
+DRILL_RTO_SECONDS = "novacron_dr_drill_rto_seconds"
+DRILL_RTO_TARGET_SECONDS = "novacron_dr_drill_rto_target_seconds"
+DRILL_RPO_SECONDS = "novacron_dr_drill_rpo_seconds"
+DRILL_RPO_TARGET_SECONDS = "novacron_dr_drill_rpo_target_seconds"
+DRILL_LOST_ROWS = "novacron_dr_drill_lost_rows"
+DRILL_READINESS = "novacron_dr_drill_readiness_score"
+DRILL_PUSH_JOB = "novacron_dr_drill"
+"""The Pushgateway job of the drill's series; each DR runbook is its own group (``runbook`` label)."""
