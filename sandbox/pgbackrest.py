@@ -10,7 +10,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from sandbox.postgres import STANZA, pgbackrest_conf, primary
+from sandbox.postgres import STANZA, pgbackrest_conf, primary, replica
 from sandbox.tools import PG_USER, chown_pg, find_tools, run_pg
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ CIPHER_ENV = "NOVACRON_SANDBOX_BACKUP_CIPHER_PASS"
 def write_config(layout: Layout) -> None:
     """Generate ``pgbackrest.conf`` (mode 0640: it may hold the cipher pass)."""
     base = layout.pg_dir / "pgbackrest"
-    cluster = primary(layout)
     lines = [
         "[global]",
         f"repo1-path={base / 'repo'}",
@@ -40,14 +39,15 @@ def write_config(layout: Layout) -> None:
     cipher_pass = os.environ.get(CIPHER_ENV)
     if cipher_pass:
         lines += ["repo1-cipher-type=aes-256-cbc", f"repo1-cipher-pass={cipher_pass}"]
-    lines += [
-        "",
-        f"[{STANZA}]",
-        f"pg1-path={cluster.data_dir}",
-        f"pg1-port={cluster.port}",
-        f"pg1-socket-path={cluster.socket_dir}",
-        f"pg1-user={PG_USER}",
-    ]
+    lines += ["", f"[{STANZA}]"]
+    # Both nodes are listed, so backups find the primary whichever node it is after a failover.
+    for index, cluster in enumerate((primary(layout), replica(layout)), start=1):
+        lines += [
+            f"pg{index}-path={cluster.data_dir}",
+            f"pg{index}-port={cluster.port}",
+            f"pg{index}-socket-path={cluster.socket_dir}",
+            f"pg{index}-user={PG_USER}",
+        ]
     path = pgbackrest_conf(layout)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

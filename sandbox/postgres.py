@@ -129,7 +129,10 @@ def write_settings(layout: Layout, cluster: Cluster) -> None:
     """``sandbox.conf``, included from postgresql.conf: the settings that differ per cluster live here."""
     tools = find_tools()
     conf = shlex.quote(str(pgbackrest_conf(layout)))
-    pgbackrest = f"{shlex.quote(tools['pgbackrest'])} --config={conf} --stanza={STANZA}"
+    # pg1-path names this cluster's own folder: pgBackRest refuses to archive for a cluster whose working
+    # directory differs from pg1-path, which is what the replica becomes once it is promoted.
+    own = shlex.quote(f"--pg1-path={cluster.data_dir}")
+    pgbackrest = f"{shlex.quote(tools['pgbackrest'])} --config={conf} --stanza={STANZA} {own}"
     settings = {
         "listen_addresses": _guc(HOST),
         "port": str(cluster.port),
