@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING
 import yaml
 
 from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
-from sandbox.postgres import app_dsn
+from sandbox.postgres import app_dsn, primary
 from sandbox.processes import SandboxError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sandbox.layout import Layout
 
 MODULES = {"k8s": "sandbox.k8s", "receivers": "sandbox.receivers", "standin": "sandbox.standin"}
 KUBE_TOKEN = "sandbox-token"
+SEED = REPO_ROOT / "include" / "sandbox" / "k8s-seed.yaml"
+API_CONFIG = "novacron-api-config"
 
 
 def module_present(component: str) -> bool:
@@ -44,8 +48,27 @@ def command(layout: Layout, component: str) -> list[str]:
     state.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", module, "--port", str(layout.port(component)), "--state-dir", str(state)]
     if component == "standin":
-        argv += ["--k8s-url", layout.url("k8s"), "--db-dsn", app_dsn(layout)]
+        argv += ["--k8s-url", layout.url("k8s"), "--db-dsn", app_dsn(layout), "--follow-config"]
+    if component == "k8s":
+        argv += ["--seed", str(write_seed(layout))]
     return argv
+
+
+def write_seed(layout: Layout) -> Path:
+    """Write the emulator's seed with the API's database address set to this sandbox's primary.
+
+    The committed seed names the default port; a sandbox moved by a port offset must not point its
+    application at another sandbox's database. The emulator loads the seed only into an empty store, so a
+    ConfigMap a runbook repointed (after a failover) keeps its address across restarts.
+    """
+    docs = [d for d in yaml.safe_load_all(SEED.read_text()) if isinstance(d, dict)]
+    for doc in docs:
+        if doc.get("kind") == "ConfigMap" and doc["metadata"].get("name") == API_CONFIG:
+            doc["data"].update({"DATABASE_HOST": HOST, "DATABASE_PORT": str(primary(layout).port)})
+    path = layout.state_dir / "k8s-seed.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return path
 
 
 def environment() -> dict[str, str]:

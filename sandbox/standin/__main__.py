@@ -1,4 +1,4 @@
-"""``python -m sandbox.standin --port P --k8s-url URL --db-dsn DSN --state-dir D``."""
+"""``python -m sandbox.standin --port P --k8s-url URL --db-dsn DSN --state-dir D [--follow-config]``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ async def _refresh(standin: StandIn, stop: asyncio.Event, interval: float = 1.0)
             pass
         now = time.monotonic()
         view = standin.poller.view
+        if standin.follow_config:
+            await standin.pool.follow(view.config)
         standin.metrics.refresh(view, standin.faults, now, now - last)
         standin.metrics.set_pool(standin.pool.in_use, standin.pool.max_size, standin.pool.up)
         dwcp.tick(standin.metrics, view, standin.faults, now - last)
@@ -55,6 +57,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> 
     standin = StandIn(
         ClusterPoller(args.k8s_url, args.namespace, interval=args.poll_interval), pool, faults, args.state_dir
     )
+    standin.follow_config = args.follow_config
     standin.metrics.set_pool(0, pool.max_size, False)
     runner = web.AppRunner(make_app(standin), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k8s-url", required=True, help="Kubernetes API base URL")
     parser.add_argument("--db-dsn", required=True, help="libpq DSN of the NovaCron database")
     parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument(
+        "--follow-config",
+        action="store_true",
+        help="take the database host and port from the ConfigMap novacron-api-config, as the API does",
+    )
     parser.add_argument("--namespace", default="novacron")
     parser.add_argument("--pool-max", type=int, default=10, help="database connection pool size")
     parser.add_argument("--load-rps", type=float, default=20.0, help="built-in load; 0 turns it off")

@@ -45,6 +45,8 @@ class StandIn:
         self.faults = faults
         self.state_dir = state_dir
         self.metrics = Metrics()
+        self.follow_config = False
+        """Take the database address from the API's ConfigMap (the sandbox), not only from the DSN."""
 
     def _record(self, backend: Backend | None, code: int, endpoint: str, started: float) -> None:
         version, track = (backend.version, backend.track) if backend else ("none", "none")

@@ -17,6 +17,7 @@ import aiohttp
 log = logging.getLogger(__name__)
 API_PREFIX = "novacron-api"
 DWCP_DEPLOYMENT = "dwcp-agent"
+API_CONFIG = "novacron-api-config"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class ClusterView:
     by_deployment: dict[str, list[Backend]] = field(default_factory=dict)
     deployments: dict[str, dict[str, int]] = field(default_factory=dict)
     dwcp_pods: dict[str, bool] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)
     reachable: bool = False
     polled: bool = False
 
@@ -74,12 +76,21 @@ def _ready(pod: dict[str, Any]) -> bool:
 
 
 def build_view(
-    service: dict[str, Any] | None, deployments: list[dict[str, Any]], pods: list[dict[str, Any]]
+    service: dict[str, Any] | None,
+    deployments: list[dict[str, Any]],
+    pods: list[dict[str, Any]],
+    config: dict[str, Any] | None = None,
 ) -> ClusterView:
     """Turn raw API objects into the routing table and the numbers the metrics mirror."""
     selector = ((service or {}).get("spec") or {}).get("selector") or {}
     deploy_labels = {d["metadata"]["name"]: d["metadata"].get("labels") or {} for d in deployments}
-    view = ClusterView(selector=dict(selector), reachable=True, polled=True)
+    data = (config or {}).get("data") or {}
+    view = ClusterView(
+        selector=dict(selector),
+        config={str(k): str(v) for k, v in data.items()},
+        reachable=True,
+        polled=True,
+    )
     for dep in deployments:
         name = dep["metadata"]["name"]
         if name.startswith(API_PREFIX) or name == DWCP_DEPLOYMENT:
@@ -136,12 +147,14 @@ class ClusterPoller:
             async with session.get(f"{self.base}/api/v1/namespaces/{ns}/pods") as resp:
                 resp.raise_for_status()
                 pods = (await resp.json())["items"]
+            async with session.get(f"{self.base}/api/v1/namespaces/{ns}/configmaps/{API_CONFIG}") as resp:
+                config = await resp.json() if resp.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
             if self.view.reachable:
                 log.warning("cannot read the Kubernetes API at %s: %s", self.base, exc)
             self.view.reachable = False
             return
-        self.view = build_view(service, deployments, pods)
+        self.view = build_view(service, deployments, pods, config)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until ``stop``."""

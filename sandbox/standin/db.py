@@ -3,6 +3,10 @@
 ``psycopg_pool`` is not among the project's dependencies, and the stand-in needs little: a bounded number of
 connections, a wait with a timeout when all are busy (the symptom the database runbook diagnoses), and the
 count of connections in use for ``novacron_db_pool_connections``.
+
+The database address follows the API's ConfigMap (``DATABASE_HOST`` / ``DATABASE_PORT``), as a real
+deployment's environment does after a rollout restart: when it changes, idle connections are closed and new
+ones go to the new address; the user, password and database name stay those of the DSN.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row
 
 if TYPE_CHECKING:
@@ -38,7 +43,9 @@ class Pool:
     def __init__(
         self, dsn: str, max_size: int = 10, wait: float = 2.0, on_change: Callable[[], None] | None = None
     ) -> None:
+        self.base_dsn = dsn
         self.dsn = dsn
+        self.generation = 0
         self.max_size = max_size
         self.wait = wait
         self.in_use = 0
@@ -55,6 +62,7 @@ class Pool:
         except TimeoutError as exc:
             raise PoolTimeout(f"no free connection within {self.wait}s ({self.max_size} in use)") from exc
         conn = None
+        generation = self.generation
         try:
             conn = (
                 self._idle.pop()
@@ -78,10 +86,26 @@ class Pool:
                 self.in_use -= 1
                 if conn.closed or conn.broken:
                     self.up = False
+                elif generation != self.generation:  # opened to the address the pool has left
+                    await conn.close()
                 else:
                     self._idle.append(conn)
             self._slots.release()
             self._on_change()
+
+    async def follow(self, config: dict[str, str]) -> bool:
+        """Point new connections at the ConfigMap's address; returns whether it changed."""
+        host, port = config.get("DATABASE_HOST"), config.get("DATABASE_PORT")
+        if not host or not port:
+            return False
+        dsn = make_conninfo(self.base_dsn, host=host, port=port)
+        if dsn == self.dsn:
+            return False
+        log.info("database address now %s:%s (from the ConfigMap)", host, port)
+        self.dsn = dsn
+        self.generation += 1
+        await self.close()
+        return True
 
     async def fetch(self, name: str) -> list[dict[str, Any]]:
         """Run one of the API's read queries."""
