@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from sandbox.layout import Layout
 
 SLACK_TOKEN = "xoxb-sandbox"
+NODE_NAMES = ("pg-a", "pg-b")
+"""The database nodes as runbooks name them: roles move between them, so the names say nothing of roles."""
 PAGERDUTY_KEY = "sandbox-integration-key-0000000"
 
 
@@ -50,7 +52,16 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
     def http(component: str) -> dict[str, Any]:
         return {"conn_type": "http", "host": HOST, "port": layout.port(component), "schema": "http"}
 
-    def database(port: int) -> dict[str, Any]:
+    nodes = (primary(layout), replica(layout))
+    # Either node may be the primary after a failover: the extras list both nodes as libpq multi-host
+    # keywords, and target_session_attrs picks the node in the wanted role at connect time. They are plain
+    # libpq keywords because the Postgres provider's hook passes extras to libpq as they are.
+    failover = {
+        "host": ",".join(HOST for _ in nodes),
+        "port": ",".join(str(node.port) for node in nodes),
+    }
+
+    def database(port: int, session: str) -> dict[str, Any]:
         return {
             "conn_type": "postgres",
             "host": HOST,
@@ -58,6 +69,7 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
             "login": APP_ROLE,
             "password": app_password(layout),
             "schema": DB_NAME,
+            "extra": {**failover, "target_session_attrs": session},
         }
 
     return {
@@ -65,8 +77,8 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
             "conn_type": "kubernetes",
             "extra": {"kube_config_path": str(layout.kubeconfig), "namespace": NAMESPACE},
         },
-        ids.DATABASE: database(primary(layout).port),
-        ids.DATABASE_REPLICA: database(replica(layout).port),
+        ids.DATABASE: database(primary(layout).port, "read-write"),
+        ids.DATABASE_REPLICA: database(replica(layout).port, "standby"),
         ids.PGBACKREST: {
             "conn_type": "generic",
             "extra": {
@@ -77,6 +89,10 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
                 "pg_socket_dir": str(primary(layout).socket_dir),
                 "scratch_port": layout.port("pg_scratch"),
                 "scratch_dir": str(scratch(layout).data_dir),
+                "nodes": [
+                    {"name": name, "data_dir": str(node.data_dir), "port": node.port}
+                    for name, node in zip(NODE_NAMES, nodes, strict=True)
+                ],
             },
         },
         ids.PROMETHEUS: http("prometheus"),
@@ -89,6 +105,8 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
             "extra": {"base_url": f"{receivers}/api/"},
         },
         ids.PAGERDUTY_EVENTS: {"conn_type": "pagerduty_events", "password": PAGERDUTY_KEY, "host": receivers},
+        # The sandbox is a DR drill target: dr_drill refuses to inject faults where this mark is missing.
+        ids.DRILL: {"conn_type": "generic", "extra": {"drill_allowed": True, "environment": "sandbox"}},
     }
 
 

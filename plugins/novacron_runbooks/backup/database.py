@@ -15,11 +15,18 @@ STATEMENT_TIMEOUT_MS = 300_000
 
 
 def connect_primary(conn_id: str = connections.DATABASE) -> psycopg.Connection[Any]:
-    """Autocommit connection to the primary as the connection's role, with a statement timeout."""
+    """Autocommit connection to the primary as the connection's role, with a statement timeout.
+
+    The connection may list every node in its extras, as libpq multi-host keywords (``host`` and ``port``
+    comma lists, ``target_session_attrs``, the same keys the Postgres provider hands to libpq): libpq then
+    tries each node and keeps the one in the wanted role, so the primary is found after a failover.
+    """
     conn = BaseHook.get_connection(conn_id)
+    extra = conn.extra_dejson
     return psycopg.connect(
-        host=conn.host,
-        port=conn.port or 5432,
+        host=str(extra.get("host") or conn.host),
+        port=str(extra.get("port") or conn.port or 5432),
+        target_session_attrs=str(extra.get("target_session_attrs") or "any"),
         user=conn.login,
         password=conn.password,
         dbname=conn.schema,
