@@ -1,0 +1,1 @@
+"""The database topology: which node is primary, failover, fencing, repointing the application."""
