@@ -145,13 +145,15 @@ def test_a_corrupted_backup_file_fails_verification_and_is_never_marked_verified
 def _stop_primary_when_backup_runs(data_dir: str, stopped: threading.Event) -> None:
     """Crash the primary (``pg_ctl stop -m immediate``) as soon as a pgBackRest backup process exists."""
     deadline = time.monotonic() + 120
+    config = f"--config={Path(data_dir).parent}".encode()
     while time.monotonic() < deadline:
         for entry in Path("/proc").iterdir():
             try:
                 cmdline = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if entry.name.isdigit() and cmdline[0].endswith(b"pgbackrest") and b"backup" in cmdline:
+            ours = any(arg.startswith(config) for arg in cmdline)  # not another sandbox's backup
+            if entry.name.isdigit() and cmdline[0].endswith(b"pgbackrest") and b"backup" in cmdline and ours:
                 stop = [find_tools().pg("pg_ctl"), "stop", "-D", data_dir, "-m", "immediate", "-w"]
                 subprocess.run(as_pg_user(stop), check=False)
                 stopped.set()
