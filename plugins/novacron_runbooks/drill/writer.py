@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import datetime
 
     import psycopg
 
@@ -35,10 +35,15 @@ INTERVAL_SECONDS = 0.05
 
 @dataclass(frozen=True)
 class Ack:
-    """One acknowledged commit: its sequence number and the server's commit-time clock."""
+    """One acknowledged commit: its sequence number, the server's clock in it, and when the writer got it.
+
+    ``acked_at`` (after the INSERT returned) is what orders a write before or after a fault: a row whose
+    acknowledgement arrived before the fault's transaction began was certainly committed before it.
+    """
 
     seq: int
     committed_at: datetime
+    acked_at: datetime
 
 
 class Writer(threading.Thread):
@@ -69,7 +74,7 @@ class Writer(threading.Thread):
                     row = conn.execute(INSERT, (self.drill, seq)).fetchone()
                     if row is None:
                         raise RuntimeError("INSERT ... RETURNING gave no row")
-                    self.acks.append(Ack(seq, row[0]))
+                    self.acks.append(Ack(seq, row[0], datetime.now(tz=UTC)))
                     time.sleep(INTERVAL_SECONDS)
         except Exception as exc:  # the fault itself: the first failed write ends the writer
             self.error = f"{type(exc).__name__}: {exc}".strip()
