@@ -1,4 +1,4 @@
-"""The application-loss runbook against the sandbox cluster: recreated from the kept manifests, or left alone."""
+"""The application-loss runbook against a sandbox cluster: recreated from the kept manifests or left alone."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def recover(**conf):
     conf = {"dry_run": False, "reason": "INC-9 application lost", **conf}
     dag = load_dag("dr_service_failure")
     # dag.test() on 3.3.2 cannot evaluate the deadline alerts of a DAG it serialises itself (update_state
-    # looks the alert dicts up as ids); the escalation timers run under a live scheduler in test_escalation_e2e
+    # looks the alert dicts up as ids); escalation timers run under a live scheduler in test_escalation_e2e
     dag.deadline = None
     return run_dag(dag, conf)
 
