@@ -55,6 +55,22 @@ def wait_for(check, timeout: float = 20) -> None:
         time.sleep(0.5)
 
 
+def snapshot(cluster: ReleaseCluster) -> dict[str, str]:
+    """The namespace's application objects by spec generation (Deployments) or resourceVersion."""
+    ns = cluster.namespace
+    found = {}
+    for item in cluster.apps.list_namespaced_deployment(ns).items:
+        found[f"Deployment/{item.metadata.name}"] = str(item.metadata.generation)
+    for kind, items in (
+        ("Service", cluster.core.list_namespaced_service(ns).items),
+        ("ConfigMap", cluster.core.list_namespaced_config_map(ns).items),
+        ("HPA", cluster.autoscaling.list_namespaced_horizontal_pod_autoscaler(ns).items),
+    ):
+        for item in items:
+            found[f"{kind}/{item.metadata.name}"] = str(item.metadata.resource_version)
+    return found
+
+
 @pytest.fixture
 def lost_sandbox(isolated_sandbox):
     """A throw-away cluster whose history says 1.5.0 on green was the last good release."""
@@ -76,6 +92,16 @@ def test_lost_application_is_recreated_with_the_last_good_release(lost_sandbox):
     wait_for(lambda: api_health().status_code == 503)
 
     alert = {"alertname": "NovacronApiDown", "severity": "critical", "starts_at": lost_at.isoformat()}
+    before = snapshot(cluster)
+    planned = recover(alert=alert, dry_run=True)
+    assert planned.state == "success", task_states(planned)
+    assert snapshot(cluster) == before, "a dry run changed the cluster"
+    changes = [c for s in report_json(planned)["steps"] for c in (s["evidence"] or {}).get("changes", [])]
+    assert not any(c["applied"] for c in changes)
+    targets = {c["target"] for c in changes}
+    assert {"Deployment novacron-api-green", "HorizontalPodAutoscaler novacron-api"} <= targets
+    assert "Service novacron-api" in targets
+
     run = recover(alert=alert)
 
     states = task_states(run)
