@@ -129,6 +129,9 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
     def verify_database(params: dict[str, Any]) -> None:
         """Read the application's tables and, live, commit an audit write and read it back."""
         write = not params["dry_run"]
+        if not write and not database.primary_state().writable:
+            current_evidence().note("dry run: no writable primary yet (a live run recovers it first)")
+            return
         counts = database.verify_reads_writes(actions.run_holder(get_current_context()), write=write)
         current_evidence().measure("database_reads_writes", counts, "pass")
         if not write:
@@ -180,7 +183,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         return str(plan["colour"])
 
     @runbook_step(trigger_rule=TriggerRule.NONE_FAILED)
-    def record_recovery(plan: dict[str, Any], params: dict[str, Any]) -> None:
+    def record_recovery(platform: dict[str, Any], plan: dict[str, Any], params: dict[str, Any]) -> None:
         """Report the RTO (outage start to the green gate) and the RPO, with each child's figures."""
         context = get_current_context()
         evidence = current_evidence()
@@ -191,15 +194,18 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
             return
         if context["ti"].xcom_pull(task_ids="cut_over") is None:
             raise AirflowSkipException("traffic was not cut over: nothing recovered to report")
-        rpo = 0.0
+        figures = {}
         for child in (children.DATABASE_CHILD, children.SERVICES_CHILD):
             run_id = children.child_run_id(context["dag_run"].run_id, child)
-            figures = children.child_figures(child, run_id)
-            for name, value in figures.items():
+            figures[child] = children.child_figures(child, run_id)
+            for name, value in figures[child].items():
                 evidence.metric(f"{children.STAGES[child]}_{name}", value)
-            rpo = max(rpo, figures.get("rpo_seconds", 0.0))
         evidence.metric("rto_seconds", round(seconds, 2))
-        evidence.metric("rpo_seconds", rpo)
+        rpo = children.platform_rpo(not platform["database_writable"], figures[children.DATABASE_CHILD])
+        if rpo is None:
+            evidence.note("the database child reported no RPO: unknown, not claimed")
+        else:
+            evidence.metric("rpo_seconds", rpo)
         evidence.note(f"RTO measured from: {source} ({started.isoformat()})")
         ReleaseHistory(application.target_cluster(params["target_cluster"])).record_for_run(
             actions.run_holder(context),
@@ -236,4 +242,4 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         notify_channel=RUNBOOK.owner.slack_channel,
         retries=0,
     )
-    moved >> gate >> record_recovery(plan)
+    moved >> gate >> record_recovery(platform, plan)

@@ -40,3 +40,14 @@ def child_figures(child_dag_id: str, run_id: str) -> dict[str, float]:
         return {}
     targets = json.loads(raw).get("targets") or []
     return {str(t["name"]): float(t["measured_seconds"]) for t in targets}
+
+
+def platform_rpo(database_recovered: bool, database_figures: dict[str, float]) -> float | None:
+    """Return the rebuild's RPO: the database child's, 0 when the primary never went away, None when unknown.
+
+    A database child that ran but reported no RPO leaves it unknown: the report must not claim a 0 it did not
+    measure.
+    """
+    if not database_recovered:
+        return 0.0
+    return database_figures.get("rpo_seconds")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from novacron_runbooks.rebuild import manifests
-from novacron_runbooks.rebuild.children import child_conf, child_run_id
+from novacron_runbooks.rebuild.children import child_conf, child_run_id, platform_rpo
 from novacron_runbooks.rebuild.plan import choose_release, objects_to_create, outage_start
 from novacron_runbooks.release.history import Release
 
@@ -111,3 +111,9 @@ def test_children_get_the_common_params_and_a_run_id_derived_from_the_parent():
     }
     assert child_run_id("manual__1", "dr_service_failure") == "manual__1__services"
     assert child_run_id("manual__1", "dr_database_failure") == "manual__1__database"
+
+
+def test_the_rebuilds_rpo_is_the_database_childs_and_never_a_guess():
+    assert platform_rpo(False, {}) == 0.0, "the primary never went away"
+    assert platform_rpo(True, {"rto_seconds": 300.0, "rpo_seconds": 12.5}) == 12.5
+    assert platform_rpo(True, {"rto_seconds": 300.0}) is None, "a child without an RPO leaves it unknown"
