@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,17 +123,36 @@ class Scratch:
         self.marker.unlink(missing_ok=True)
         return done
 
-    def restore(self, hook: PgBackRestHook, label: str) -> None:
-        """Restore backup ``label`` to its consistent end point, WAL archiving off, into the empty folder."""
+    def restore(
+        self,
+        hook: PgBackRestHook,
+        label: str,
+        target_time: datetime | None = None,
+        *,
+        inclusive: bool = True,
+    ) -> None:
+        """Restore backup ``label`` into the empty folder, WAL archiving off, then promote.
+
+        Without ``target_time`` recovery stops at the backup's consistent end point (``--type=immediate``);
+        with it, WAL is replayed up to that moment (``--type=time``; ``inclusive=False`` stops just before a
+        commit at exactly that moment, for "the moment before the damage"). One code path for both, so the
+        point-in-time restore gets the same safety as the test restore.
+        """
         self.check_ours()
         if self.data_dir.exists():
             raise ScratchError(f"{self.data_dir} still exists: the previous test restore was not removed")
-        self.marker.write_text("created by the backup validation runbook; removed with the scratch copy\n")
+        self.marker.write_text("created by a restore into scratch; removed with the scratch copy\n")
+        if target_time is None:
+            point = ["--type=immediate"]
+        else:
+            # a timestamp with its offset, as recovery_target_time parses it; built from a datetime, no text
+            at = target_time.astimezone(UTC).isoformat(sep=" ")
+            point = ["--type=time", f"--target={at}"] + ([] if inclusive else ["--target-exclusive"])
         hook.run(
             "restore",
             f"--pg1-path={self.data_dir}",
             f"--set={label}",
-            "--type=immediate",
+            *point,
             "--target-action=promote",
             "--archive-mode=off",
         )
