@@ -90,7 +90,7 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
                 "scratch_port": layout.port("pg_scratch"),
                 "scratch_dir": str(scratch(layout).data_dir),
                 "nodes": [
-                    {"name": name, "data_dir": str(node.data_dir), "port": node.port}
+                    {"name": name, "host": HOST, "data_dir": str(node.data_dir), "port": node.port}
                     for name, node in zip(NODE_NAMES, nodes, strict=True)
                 ],
             },

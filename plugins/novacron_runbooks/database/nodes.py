@@ -70,7 +70,10 @@ class DatabaseNodes:
         if not isinstance(raw, list) or not raw:
             raise DatabaseNodeError(f"connection {conn_id}: extra 'nodes' must list the database's nodes")
         try:
-            nodes = [Node(str(n["name"]), Path(str(n["data_dir"])), int(n["port"])) for n in raw]
+            nodes = [
+                Node(str(n["name"]), Path(str(n["data_dir"])), int(n["port"]), str(n.get("host") or ""))
+                for n in raw
+            ]
         except (KeyError, TypeError, ValueError) as exc:
             raise DatabaseNodeError(
                 f"connection {conn_id}: each of 'nodes' needs name, data_dir and port ({exc})"

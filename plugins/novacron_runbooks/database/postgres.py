@@ -34,11 +34,15 @@ class DatabaseNodeError(RuntimeError):
 
 @dataclass(frozen=True)
 class Node:
-    """One PostgreSQL node: its name (roles move between nodes, so the name says nothing of a role)."""
+    """One PostgreSQL node: its name (roles move between nodes, so the name says nothing of a role).
+
+    ``host`` is the address clients use for it (empty: the database connection's host).
+    """
 
     name: str
     data_dir: Path
     port: int
+    host: str = ""
 
 
 @dataclass(frozen=True)
