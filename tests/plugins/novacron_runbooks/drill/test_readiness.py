@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from novacron_runbooks.drill import scenarios
+from novacron_runbooks.drill.child import verified_at
 from novacron_runbooks.drill.readiness import DrillResult, freshness, margin, readiness
 from novacron_runbooks.drill.writer import measure_loss
 
@@ -70,3 +71,16 @@ def test_targets_come_from_the_dr_runbooks_catalog_entries():
     assert scenarios.targets("database_failure") == scenarios.Targets(3600.0, 900.0)
     assert scenarios.targets("service_failure") == scenarios.Targets(900.0, 0.0)
     assert scenarios.targets("data_corruption") == scenarios.Targets(10800.0, 0.0)  # point in time: 0 lost
+
+
+def test_verified_end_is_the_step_that_declared_the_rto():
+    def step(task_id: str, minute: int, metrics: dict | None = None) -> dict:
+        end = (T0 + timedelta(minutes=minute)).isoformat()
+        return {"task_id": task_id, "evidence": {"finished_at": end, "metrics": metrics or {}}}
+
+    steps = [step("recover", 1), step("verify", 2, {"rto_seconds": 120.0}), step("rebuild_replica", 9)]
+    steps.append(step("run_report", 10))
+    assert verified_at(steps) == T0 + timedelta(minutes=2)
+    undeclared = [step("recreate", 3), step("gate_serving", 4), step("release_lock", 5)]
+    assert verified_at(undeclared) == T0 + timedelta(minutes=4)
+    assert verified_at([{"task_id": "recover", "evidence": None}]) is None
