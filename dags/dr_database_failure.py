@@ -64,7 +64,7 @@ def _address(node: Node) -> tuple[str, int]:
 
 with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
 
-    @runbook_step(retries=0)
+    @runbook_step(retries=1)  # refusals are final (AirflowFailException); an unreachable API is worth a retry
     def confirm_loss(params: dict[str, Any]) -> dict[str, Any]:
         """Prove the primary is lost, or refuse; a healthy primary the application uses ends the run here."""
         context = get_current_context()
@@ -101,6 +101,10 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         if plan["path"] == "resume":
             evidence.note(f"{plan['new_primary']} was already promoted by an earlier run")
             return {"path": "resume", "new_primary": plan["new_primary"]}
+        current = nodes.primary()
+        if current is not None:  # a retry after the promotion or restore succeeded: never a second one
+            evidence.note(f"{current.name} is already primary (an earlier attempt of this step)")
+            return {"path": "resume", "new_primary": current.name}
         lost = nodes.node(plan["lost"])
         hook = PgBackRestHook()
         archived_end = failover.newest_archived_end(hook.info())
