@@ -9,6 +9,8 @@ Connection (conn type ``generic``, default ``novacron_pgbackrest``), extras:
 - ``config``: the pgbackrest.conf to use; ``stanza``: the stanza; ``os_user``: who runs pgBackRest;
 - ``pg_bindir``: PostgreSQL's programs (pg_ctl, pg_amcheck); ``pg_socket_dir``: where clusters put sockets;
 - ``scratch_port``, ``scratch_dir``: where validation restores go;
+- ``nodes``: the database nodes (``name``, ``host``, ``data_dir``, ``port``), read by
+  ``novacron_runbooks.database.nodes``;
 - ``timeout`` (seconds, default 1800) bounds each command;
 - ``cipher_type`` (default ``aes-256-cbc`` when a password is set).
 
