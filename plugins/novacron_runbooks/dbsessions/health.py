@@ -27,11 +27,16 @@ POOL_USAGE = (
 ALERT_WINDOW = "5m"
 
 
-def read_alert_measures(hook: PrometheusHook, runbook: Runbook) -> dict[str, tuple[float | None, bool]]:
-    """``{name: (value, over its threshold)}``; ``None`` when Prometheus has no answer (never "healthy")."""
+def read_alert_measures(
+    hook: PrometheusHook, runbook: Runbook, window: str = ALERT_WINDOW
+) -> dict[str, tuple[float | None, bool]]:
+    """``{name: (value, over its threshold)}``; ``None`` when Prometheus has no answer (never "healthy").
+
+    ``window`` is a Prometheus duration the caller built from validated params (``5m``, ``30m``).
+    """
     checks = {
-        "query p95 seconds (5m)": (
-            QUERY_P95.replace("$window", ALERT_WINDOW),
+        f"query p95 seconds ({window})": (
+            QUERY_P95.replace("$window", window),
             runbook.threshold("query_p95").value,
         ),
         "connection pool in use": (POOL_USAGE, runbook.threshold("pool_usage").value),
