@@ -77,10 +77,10 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
     def assess_platform() -> dict[str, Any]:
         """Look at each layer before changing any: a writable primary, the application, the agents."""
         evidence = current_evidence()
-        primary = database.primary_state()
+        cluster = application.target_cluster("current")
+        primary = database.primary_state(database.application_address(cluster))
         evidence.measure("primary_writable", primary.writable, "pass" if primary.writable else "fail")
         evidence.note(f"database: {primary.reason}")
-        cluster = application.target_cluster("current")
         found = application.survey(cluster)
         evidence.note(
             f"application: Service on {found.service_colour or 'nothing (gone)'}, "
@@ -127,12 +127,14 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
 
     @runbook_step
     def verify_database(params: dict[str, Any]) -> None:
-        """Read the application's tables and, live, commit an audit write and read it back."""
+        """Read the tables where the application connects and, live, commit an audit write and read it."""
         write = not params["dry_run"]
-        if not write and not database.primary_state().writable:
+        address = database.application_address(application.target_cluster(params["target_cluster"]))
+        if not write and not database.primary_state(address).writable:
             current_evidence().note("dry run: no writable primary yet (a live run recovers it first)")
             return
-        counts = database.verify_reads_writes(actions.run_holder(get_current_context()), write=write)
+        holder = actions.run_holder(get_current_context())
+        counts = database.verify_reads_writes(address, holder, write=write)
         current_evidence().measure("database_reads_writes", counts, "pass")
         if not write:
             current_evidence().note("dry run: reads only, the verification write is skipped")

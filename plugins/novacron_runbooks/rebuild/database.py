@@ -1,16 +1,27 @@
 """The database as a full rebuild sees it: a writable primary or not, and whether it takes reads and writes.
 
 A full rebuild runs the database recovery only when it is needed: a primary that answers and is not in
-recovery is left alone (promoting or restoring a healthy database would lose writes for nothing).
+recovery is left alone (promoting or restoring a healthy database would lose writes for nothing). The
+address checked is the one the application is configured with (ConfigMap ``novacron-api-config``): after a
+failover the database recovery repoints the application there, while the Airflow connection may still name
+the old primary. The connection gives the credentials, and the address when the ConfigMap is gone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+from airflow.sdk import BaseHook
+from kubernetes.client.exceptions import ApiException
 
-from novacron_runbooks.backup.database import connect_primary
+from novacron_runbooks import connections
+from novacron_runbooks.backup.database import CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS
+from novacron_runbooks.database.application import configured_address
+
+if TYPE_CHECKING:
+    from novacron_runbooks.release.cluster import ReleaseCluster
 
 VERIFY_ACTOR = "dr_complete_recovery"
 
@@ -21,25 +32,55 @@ class PrimaryState:
     reason: str
 
 
-def primary_state() -> PrimaryState:
-    """Connect through the runbooks' database connection and ask whether it is a writable primary."""
+def application_address(cluster: ReleaseCluster) -> tuple[str, int]:
+    """Return where the application connects; the database connection's address when its config is gone."""
     try:
-        with connect_primary() as conn:
+        host, port = configured_address(cluster)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        host, port = "", 0
+    if host and port:
+        return host, port
+    conn = BaseHook.get_connection(connections.DATABASE)
+    return str(conn.host), int(conn.port or 5432)
+
+
+def connect(address: tuple[str, int]) -> psycopg.Connection[Any]:
+    """Autocommit connection to ``address`` with the database connection's role, database and timeouts."""
+    conn = BaseHook.get_connection(connections.DATABASE)
+    return psycopg.connect(
+        host=address[0],
+        port=address[1],
+        user=conn.login,
+        password=conn.password,
+        dbname=conn.schema,
+        autocommit=True,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    )
+
+
+def primary_state(address: tuple[str, int]) -> PrimaryState:
+    """Ask the server at ``address`` whether it is a writable primary."""
+    where = f"{address[0]}:{address[1]}"
+    try:
+        with connect(address) as conn:
             row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
     except psycopg.Error as exc:
-        return PrimaryState(False, f"no connection to the primary: {type(exc).__name__}: {exc}".strip())
+        return PrimaryState(False, f"no connection to the primary at {where}: {type(exc).__name__}")
     if row is None or row[0]:
-        return PrimaryState(False, "the database connection reaches a server in recovery (read-only)")
-    return PrimaryState(True, "the primary answers and accepts writes")
+        return PrimaryState(False, f"{where} is in recovery (read-only)")
+    return PrimaryState(True, f"the primary at {where} answers and accepts writes")
 
 
-def verify_reads_writes(run: str, write: bool) -> dict[str, int]:
+def verify_reads_writes(address: tuple[str, int], run: str, write: bool) -> dict[str, int]:
     """Read the application's tables and, when ``write``, commit an audit record and read it back.
 
     The write is a real commit on the table the application audits into: a read-only server, a full disk or a
     broken synchronous standby all fail it, which is what the verification must notice.
     """
-    with connect_primary() as conn:
+    with connect(address) as conn:
         counts = {
             table: int(conn.execute(query).fetchone()[0])  # type: ignore[index]
             for table, query in (
