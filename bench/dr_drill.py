@@ -66,8 +66,11 @@ def _report(home: Path, dag_id: str, run_id: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def one_drill(server: AirflowServer, home: Path, scenario: str) -> dict[str, Any]:
-    """Trigger one drill of ``scenario`` and return what its ``measure`` step recorded."""
+def one_drill(server: AirflowServer, home: Path, root: Path, scenario: str) -> dict[str, Any]:
+    """Trigger one drill of ``scenario`` and return what its ``measure`` step recorded.
+
+    The sandbox's folder (``root``) is shown as ``<sandbox>`` in the fault's description.
+    """
     began = time.time()
     conf = {"dry_run": False, "scenarios": [scenario], "reason": "DR drill benchmark"}
     status, run = server.request(
@@ -98,7 +101,10 @@ def one_drill(server: AirflowServer, home: Path, scenario: str) -> dict[str, Any
         "lost_rows": loss.get("lost"),
         "readiness": measured.get("metrics", {}).get(f"{child}_readiness"),
         "drill_wall_seconds": round(time.time() - began, 1),
-        "fault": (steps[f"{scenario}.inject"]["evidence"] or {}).get("changes"),
+        "fault": [
+            {**change, "action": change["action"].replace(str(root), "<sandbox>")}
+            for change in (steps[f"{scenario}.inject"]["evidence"] or {}).get("changes", [])
+        ],
         "error": measured.get("error"),
     }
 
@@ -139,7 +145,7 @@ def main() -> int:
             for dag_id in ("dr_drill", *(DR_RUNBOOK[s] for s in args.scenarios)):
                 _unpause(server, dag_id)
             for scenario in args.scenarios:
-                results.append(one_drill(server, home, scenario))
+                results.append(one_drill(server, home, layout.root, scenario))
                 print(json.dumps(results[-1]), flush=True)
         finally:
             server.stop()
