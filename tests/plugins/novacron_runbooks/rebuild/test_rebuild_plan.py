@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.rebuild import manifests
+from novacron_runbooks.rebuild.application import target_cluster
 from novacron_runbooks.rebuild.children import child_conf, child_run_id, platform_rpo
 from novacron_runbooks.rebuild.plan import choose_release, objects_to_create, outage_start
 from novacron_runbooks.release.history import Release
@@ -117,3 +119,9 @@ def test_the_rebuilds_rpo_is_the_database_childs_and_never_a_guess():
     assert platform_rpo(False, {}) == 0.0, "the primary never went away"
     assert platform_rpo(True, {"rto_seconds": 300.0, "rpo_seconds": 12.5}) == 12.5
     assert platform_rpo(True, {"rto_seconds": 300.0}) is None, "a child without an RPO leaves it unknown"
+
+
+def test_a_standby_without_its_connection_is_refused_naming_the_field(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_NOVACRON_K8S_STANDBY", raising=False)
+    with pytest.raises(ParamError, match="'target_cluster': standby needs the Airflow connection"):
+        target_cluster("standby")
