@@ -45,6 +45,7 @@ from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.database import application
 from novacron_runbooks.database.nodes import DatabaseNodes
+from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.recovery import checks, diff, pitr, production, steps
 from novacron_runbooks.recovery.pitr import RecoveryPoint
@@ -229,7 +230,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         return {"written": written}
 
     @runbook_step(retries=1)  # each part is idempotent: the run's safety backup, recorded counts, --delta
-    def cut_over(plan: dict[str, Any], restored: dict[str, Any]) -> dict[str, Any]:
+    def cut_over(plan: dict[str, Any]) -> dict[str, Any]:
         """Safety backup, writes stopped, the copy's point restored into the primary, verified, resumed."""
         evidence = current_evidence()
         nodes = DatabaseNodes.from_connection()
@@ -242,12 +243,15 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         evidence.change("application", f"writes stopped: {replicas} scaled to 0", applied=True)
         began = time.time()
         point = RecoveryPoint.from_json(plan["point"])
+        with connect_primary() as conn:  # what was written until writes stopped: the data given up
+            pitr.archive_now(PgBackRestHook(), conn)
+        window = Window.from_json(steps.window_now())
         production.restore_primary(point, primary.name)
         production.verify_node(nodes.node(primary.name))
         for action in application.resume_writes(cluster, replicas):
             evidence.change("application", action, applied=True)
         evidence.metric("rto_seconds", _since_run_start())
-        evidence.metric("rpo_seconds", pitr.rpo_seconds(point, Window.from_json(restored["window"])))
+        evidence.metric("rpo_seconds", pitr.rpo_seconds(point, window))
         evidence.measure("cut-over seconds", round(time.time() - began, 2), "pass")
         return {"primary": primary.name}
 
@@ -269,7 +273,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     compared = compare_copy(plan, restored)
     compared >> decide
     repaired = repair_rows(plan, compared, restored)
-    switched = cut_over(plan, restored)
+    switched = cut_over(plan)
     decide >> [repaired, switched, aborted()]
     rebuild_replica(switched)
     teardown = teardown_scratch()

@@ -175,8 +175,9 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         if point.target_time is not None:
             with connect_primary() as conn:
                 pitr.archive_now(PgBackRestHook(), conn)
+        window = steps.window_now()  # before the restore: what writes reached until they stopped
         done = production.restore_primary(point, prod["primary"])
-        return {**done, "started_at": started_at, "window": steps.window_now()}
+        return {**done, "started_at": started_at, "window": window}
 
     @runbook_step(retries=1)
     def verify_primary(prod: dict[str, Any], restored: dict[str, Any]) -> dict[str, Any]:
