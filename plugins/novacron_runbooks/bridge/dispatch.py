@@ -20,20 +20,29 @@ from typing import TYPE_CHECKING, Any
 from airflow.utils.session import create_session
 from sqlalchemy.exc import OperationalError
 
+from novacron_runbooks.alerts.specs import SPECS
 from novacron_runbooks.bridge import note, runs
 from novacron_runbooks.bridge.labels import LABEL_PATTERNS, LabelError, alert_param, check_alert
 from novacron_runbooks.bridge.policy import decide, load_policy
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import default_catalog, scheduled_job
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from novacron_runbooks.bridge.payload import Alert, Notification
     from novacron_runbooks.bridge.policy import Decision, Policy
+    from novacron_runbooks.catalog import Runbook
 
 log = logging.getLogger(__name__)
 RETRIES = 4
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+ROUTED_JOBS = frozenset(spec.route_to for spec in SPECS if spec.route_to)
+"""Scheduled jobs an alert rule names as its runbook (the daily test restore), started like runbooks."""
+
+
+def _definition(name: str) -> Runbook:
+    """Return the catalog runbook, or the scheduled job an alert rule routes to."""
+    return scheduled_job(name) if name in ROUTED_JOBS else default_catalog().get(name)
 
 
 @dataclass
@@ -67,7 +76,7 @@ def _map(alert: Alert) -> tuple[str, Outcome | None]:
         runbook = check_alert(alert)
     except LabelError as exc:
         return "", Outcome(alert.fingerprint, name, "rejected", reason=str(exc))
-    if runbook not in default_catalog():
+    if runbook not in default_catalog() and runbook not in ROUTED_JOBS:
         return "", Outcome(
             alert.fingerprint, name, "rejected", runbook, reason="not a runbook of the catalog"
         )
@@ -137,7 +146,7 @@ def _fire(
             reason = f"the group's run is {active.state}; repeat recorded on its note"
             return _all(alerts, runbook, "deduplicated", run_id=active.run_id, reason=reason)
         count = runs.started_since(session, runbook, policy.window)
-        decision = decide(policy, runbook, count, mutating=default_catalog().get(runbook).mutating)
+        decision = decide(policy, runbook, count, mutating=_definition(runbook).mutating)
         conf = _conf(dag.params, first, group_key, decision)
         severity = first.labels.get("severity", "")
         text = note.started_note(first.labels["alertname"], severity, group, decision.reason, _now())

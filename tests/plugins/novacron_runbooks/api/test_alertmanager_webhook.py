@@ -314,3 +314,19 @@ def test_real_alertmanager_starts_one_run(bridge, sandbox):
         time.sleep(1)
     assert f"Resolved: {alertname}" in note
     assert len([run for run in bridge.runs() if run["conf"]["alert"].get("alertname") == alertname]) == 1
+
+
+def test_an_alert_routed_to_a_scheduled_job_starts_it(bridge):
+    """BackupValidationFailed names the daily test restore, a scheduled job outside the catalog."""
+    body = group(alertname="BackupValidationFailed")
+    body["alerts"][0]["labels"]["runbook"] = "backup_validation"
+    status, answer = bridge.post(body)
+    outcome = answer["alerts"][0]
+    try:
+        started = (status, outcome["status"], outcome["runbook"])
+        assert started == (200, "started", "backup_validation"), answer
+        run = admin(bridge.server, "GET", f"/api/v2/dags/backup_validation/dagRuns/{outcome['run_id']}")
+        assert run["conf"]["alert"]["labels"]["alertname"] == "BackupValidationFailed"
+    finally:
+        if outcome.get("run_id"):
+            admin(bridge.server, "DELETE", f"/api/v2/dags/backup_validation/dagRuns/{outcome['run_id']}")
