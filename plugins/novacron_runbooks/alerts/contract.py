@@ -1,8 +1,9 @@
 """Metric names the backup and drill DAGs publish and the alert rules read: the contract between them.
 
-The backup DAG is the only writer of these series and the alert rules their main reader, so the names are
-defined once, here, and imported by both sides rather than spelled twice. All are gauges holding a Unix time
-in seconds (Prometheus' ``*_timestamp_seconds`` convention), so a rule computes an age as ``time() - x``:
+Each DAG is the only writer of its series and the alert rules and dashboards their readers, so the names
+are defined once, here, and imported by both sides rather than spelled twice. The backup ages are gauges
+holding a Unix time in seconds (Prometheus' ``*_timestamp_seconds`` convention), so a rule computes an age
+as ``time() - x``:
 
 - ``novacron_backup_last_success_timestamp_seconds{type}``: when the newest backup of each pgBackRest type
   (``full``, ``diff``, ``incr``) finished successfully.
