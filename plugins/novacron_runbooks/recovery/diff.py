@@ -5,8 +5,9 @@ and, for tables with a single-column primary key, which rows the copy holds that
 differently (changed), plus rows live gained since (kept by a repair: they may be legitimate writes).
 
 Rows are compared by key and by ``md5`` of their text form, with both sessions pinned to the same output
-settings (time zone, date style, float digits) so that equal rows print equally. Identifiers are always
-composed with :mod:`psycopg.sql`; table names come from the catalog, never from text.
+settings (time zone, date style, float digits) so that equal rows print equally. Each side's keys and hashes
+are read into memory: on a large database, narrow the comparison with the runbook's ``tables``. Identifiers
+are always composed with :mod:`psycopg.sql`; table names come from the catalog, never from text.
 
 :func:`repair` writes the copy's version of every lost or changed row back into live, in one transaction,
 touching only those tables, parents before children (foreign keys), as ``INSERT ... ON CONFLICT DO UPDATE``:
@@ -42,8 +43,10 @@ FROM pg_constraint f JOIN pg_class p ON p.oid = f.confrelid JOIN pg_namespace pn
 WHERE f.contype = 'f' AND f.conrelid = %s AND f.confrelid <> f.conrelid
 """
 COLUMNS = """
-SELECT attname FROM pg_attribute
-WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum
+SELECT a.attname FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum
 """
 SAMPLE = 5
 LOCK_TIMEOUT = "SET LOCAL lock_timeout = '10s'"
@@ -218,8 +221,8 @@ def repair(
         for table in chosen:
             keys = wanted[table.qualified].lost + wanted[table.qualified].changed
             rows = list(_rows(copy, table, keys).values())
-            oid = live.execute("SELECT %s::regclass::oid", (table.qualified,)).fetchone()
-            columns = [str(r[0]) for r in live.execute(COLUMNS, (oid[0] if oid else None,)).fetchall()]
+            found = live.execute(COLUMNS, (table.schema, table.name)).fetchall()
+            columns = [str(r[0]) for r in found]  # generated columns are computed, never written
             written[table.qualified] = _upsert(live, table, columns, rows)
     return written
 
