@@ -40,15 +40,10 @@ from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
+from novacron_runbooks.recovery.verify import SMOKE_QUERY
 
 JOB = backup_job("backup_validation")
 DATABASE = "novacron"
-SMOKE_QUERY = """
-SELECT v.id, v.name, h.name AS host, v.status
-FROM vms v JOIN hosts h ON h.id = v.host_id
-ORDER BY v.id LIMIT 100
-"""
-"""The API's VM list (``GET /vms``) with each VM's host: needs both tables, their keys and the join."""
 CHECKS = ("check_integrity", "compare_with_backup", "smoke_query")
 
 

@@ -19,7 +19,7 @@ SELECT v.id, v.name, h.name AS host, v.status
 FROM vms v JOIN hosts h ON h.id = v.host_id
 ORDER BY v.id LIMIT 100
 """
-"""The API's VM list (``GET /vms``) with each VM's host, as ``backup_validation`` runs it."""
+"""The API's VM list (``GET /vms``) with each VM's host; ``backup_validation`` runs it too."""
 USER_TABLES = """
 SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
