@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, get_current_context
+from airflow.sdk import TriggerRule
 
 from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
@@ -28,6 +28,7 @@ from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dbsessions import activity, explain, findings, remedy
 from novacron_runbooks.dbsessions.health import read_alert_measures
+from novacron_runbooks.diagnostics.findings import Finding, summarize
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 
 RUNBOOK = default_catalog().get("debug_database")
@@ -47,12 +48,10 @@ with runbook_dag(RUNBOOK.name):
         for name, (value, over) in measures.items():
             evidence.measure(name, value, "fail" if over else ("pass" if value is not None else "unknown"))
             if value is None:
-                found.append(findings.Finding("warning", f"{name}: no data", "Prometheus gave no answer"))
+                found.append(Finding("warning", f"{name}: no data", "Prometheus gave no answer"))
             elif over:
                 title = f"{name} = {value:.3g}"
-                found.append(
-                    findings.Finding("critical", title, "over the alert's threshold", "database_issues")
-                )
+                found.append(Finding("critical", title, "over the alert's threshold", "database_issues"))
         return [f.to_dict() for f in found]
 
     @runbook_step(retries=1)
@@ -82,16 +81,16 @@ with runbook_dag(RUNBOOK.name):
         )
         if counts["lock_waits"]:
             waits = f"{counts['lock_waits']} lock wait(s)"
-            found.append(findings.Finding("critical", waits, "see the blocking tree", "database_issues"))
+            found.append(Finding("critical", waits, "see the blocking tree", "database_issues"))
         if (
             counts["max_connections"]
             and counts["connections"] > findings.CONNECTION_SHARE * counts["max_connections"]
         ):
             used = f"{counts['connections']} of {counts['max_connections']}"
-            found.append(findings.Finding("warning", "connections near max_connections", used))
+            found.append(Finding("warning", "connections near max_connections", used))
         for index in unused:
             where = f"never scanned, {index['bytes']} bytes on {index['table']}"
-            found.append(findings.Finding("info", f"unused index {index['index']}", where))
+            found.append(Finding("info", f"unused index {index['index']}", where))
         return [f.to_dict() for f in found]
 
     @runbook_step(retries=1)
@@ -110,31 +109,13 @@ with runbook_dag(RUNBOOK.name):
                 continue
             evidence.note(f"plan of {head}\n" + "\n".join(plan.plan))
             for scan in plan.seq_scans:
-                found.append(findings.Finding("info", f"sequential scan in a top statement: {scan}", head))
+                found.append(Finding("info", f"sequential scan in a top statement: {scan}", head))
         evidence.measure("statements explained", sum(1 for p in plans if not p.error), "pass")
         return [f.to_dict() for f in found]
 
     @runbook_step(trigger_rule=TriggerRule.ALL_DONE)
     def write_findings() -> dict[str, Any]:
         """Order the findings by severity and name the runbook to run next (whatever part failed)."""
-        evidence = current_evidence()
-        ti = get_current_context()["ti"]
-        groups = [ti.xcom_pull(task_ids=task) for task in READERS]  # pulled: a failed reader left no value
-        found = findings.ordered([findings.Finding(**raw) for group in groups for raw in group or []])
-        for task, group in zip(READERS, groups, strict=True):
-            if group is None:
-                found.insert(
-                    0, findings.Finding("warning", f"{task} failed", "its part of the report is missing")
-                )
-        for finding in found:
-            evidence.measure(
-                f"finding: {finding.title}",
-                finding.detail + (f" → run {finding.next_runbook}" if finding.next_runbook else ""),
-                "fail" if finding.severity != "info" else "pass",
-                severity=finding.severity,
-            )
-        upcoming = findings.next_runbook(found)
-        evidence.note(f"run next: {upcoming}" if upcoming else "no finding calls for another runbook")
-        return {"findings": [f.to_dict() for f in found], "next_runbook": upcoming}
+        return summarize(READERS)
 
     [measure_symptoms(), inspect_database(), explain_top_statements()] >> write_findings()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+
 import pytest
+
+from novacron_runbooks.dagkit.report.store import write_attachment
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.airflow_server]
 
@@ -56,3 +61,21 @@ def test_triggered_review_runs_and_serves_its_report(airflow_server):
     assert status == 401
     status, _ = airflow_server.request("GET", "/novacron/reports/runbook_review/no_such_run/junit.xml")
     assert status == 404
+
+
+def test_report_attachments_are_served_as_png_behind_the_token(airflow_server, monkeypatch):
+    monkeypatch.setenv("NOVACRON_REPORTS_URL", f"file://{airflow_server.home / 'runbook_reports'}")
+    plot = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    assert (
+        write_attachment("runbook_review", "attached_1", "plot_panels-cpu.png", plot)
+        == "files/plot_panels-cpu.png"
+    )
+    url = f"{airflow_server.base_url}/novacron/reports/runbook_review/attached_1/files/plot_panels-cpu.png"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {airflow_server.token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert (response.read(), response.headers["Content-Type"]) == (plot, "image/png")
+    for headers, refused in (({}, 401), ({"Authorization": f"Bearer {airflow_server.token}"}, 404)):
+        path = url if refused == 401 else url.replace("cpu.png", "gone.png")
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(urllib.request.Request(path, headers=headers), timeout=30)
+        assert error.value.code == refused

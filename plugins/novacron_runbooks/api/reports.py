@@ -11,9 +11,9 @@ from typing import Annotated
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import APIRouter, Depends, HTTPException, Path
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
-from novacron_runbooks.dagkit.report.store import REPORT_FILES, read_report
+from novacron_runbooks.dagkit.report.store import ATTACHMENTS, REPORT_FILES, read_attachment, read_report
 
 router = APIRouter(prefix="/reports", tags=["run reports"])
 
@@ -46,3 +46,22 @@ def get_report(
     if text is None:
         raise HTTPException(404, f"no report for {dag_id}/{run_id} yet (the run may still be going)")
     return PlainTextResponse(text, media_type=MEDIA_TYPES[kind])
+
+
+@router.get(
+    "/{dag_id}/{run_id}/" + ATTACHMENTS + "/{name}",
+    dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))],
+)
+def get_attachment(
+    dag_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]+$")],
+    run_id: Annotated[str, Path(min_length=1, max_length=250)],
+    name: Annotated[str, Path(pattern=r"^[A-Za-z0-9_.-]+\.png$")],
+) -> Response:
+    """Return a plot the report links (``files/<step>-<name>.png``)."""
+    try:
+        data = read_attachment(dag_id, run_id, name)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if data is None:
+        raise HTTPException(404, f"no attachment {name!r} for {dag_id}/{run_id}")
+    return Response(data, media_type="image/png")

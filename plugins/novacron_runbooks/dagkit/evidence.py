@@ -43,6 +43,8 @@ class Evidence:
     metrics: dict[str, float] = field(default_factory=dict)
     verdict: str | None = None
     """A decision the step took for the run: ``proceed``, ``rollback``, ``freeze``, ``hold``."""
+    attachments: list[dict[str, str]] = field(default_factory=list)
+    """Files stored beside the report (plots), as ``{"path": "files/<name>", "caption": ...}``."""
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -65,6 +67,15 @@ class Evidence:
     def change(self, target: str, action: str, applied: bool, **detail: Any) -> None:
         """Record a change to the platform; ``applied=False`` is the dry-run plan of it."""
         self.changes.append({"target": target, "action": action, "applied": applied, **detail})
+
+    def attach(self, name: str, data: bytes, caption: str) -> str:
+        """Store ``data`` (a PNG plot, say) beside the run's report and link it from the step's evidence."""
+        from novacron_runbooks.dagkit.report.store import write_attachment
+
+        dag_run = get_current_context()["dag_run"]
+        path = write_attachment(dag_run.dag_id, dag_run.run_id, f"{self.step}-{name}", data)
+        self.attachments.append({"path": path, "caption": caption})
+        return path
 
     def metric(self, name: str, value: float) -> None:
         """Record a figure the report compares with a target (``rto_seconds``, ``rpo_seconds``, ...)."""

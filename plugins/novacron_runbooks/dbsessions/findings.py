@@ -7,14 +7,13 @@ plain functions so they can be read and tested apart from the database.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
+
+from novacron_runbooks.diagnostics.findings import Finding
 
 if TYPE_CHECKING:
     import psycopg
 
-Severity = Literal["critical", "warning", "info"]
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 MIN_ROWS_FOR_SEQ_SCAN = 10_000
 DEAD_TUPLE_SHARE = 0.2
 CONNECTION_SHARE = 0.8
@@ -35,19 +34,6 @@ CONNECTIONS = """
 SELECT count(*), current_setting('max_connections')::int
 FROM pg_stat_activity WHERE backend_type = 'client backend'
 """
-
-
-@dataclass(frozen=True)
-class Finding:
-    """Something a person should know, how bad it is, and what to run about it."""
-
-    severity: Severity
-    title: str
-    detail: str
-    next_runbook: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def read_tables(conn: psycopg.Connection[Any]) -> list[dict[str, Any]]:
@@ -110,12 +96,3 @@ def replication_findings(standbys: list[dict[str, Any]], max_lag_seconds: float)
         for s in standbys
         if s["replay_lag_seconds"] > max_lag_seconds or s["state"] != "streaming"
     ]
-
-
-def ordered(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: SEVERITY_ORDER[f.severity])
-
-
-def next_runbook(findings: list[Finding]) -> str | None:
-    """Return the runbook of the most severe finding that names one."""
-    return next((f.next_runbook for f in ordered(findings) if f.next_runbook), None)

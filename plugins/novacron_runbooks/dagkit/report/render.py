@@ -36,6 +36,8 @@ def _step_lines(step: StepResult) -> list[str]:
         lines.append(
             f"  - measured {m['name']} = {_fmt_value(m['value'])} → {m['verdict']}{query} at {m['at']}"
         )
+    for attachment in evidence.get("attachments", []):
+        lines.append(f"  - ![{_fmt_value(attachment['caption'])}]({attachment['path']})")
     if step.error:
         lines.append(f"  - error: {_fmt_value(step.error)}")
     return lines

@@ -14,6 +14,8 @@ from pathlib import Path
 from airflow.sdk import ObjectStoragePath
 
 REPORT_FILES = {"markdown": "report.md", "junit": "junit.xml", "json": "report.json"}
+ATTACHMENTS = "files"
+"""Sub-folder of a run's report folder holding its attachments (plots), linked from ``report.md``."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -52,3 +54,17 @@ def write_report(dag_id: str, run_id: str, contents: dict[str, str]) -> dict[str
 def read_report(dag_id: str, run_id: str, kind: str) -> str | None:
     path = report_dir(dag_id, run_id) / REPORT_FILES[kind]
     return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def write_attachment(dag_id: str, run_id: str, name: str, data: bytes) -> str:
+    """Store a file beside the report (e.g. a PNG plot); return its path relative to the report."""
+    folder = report_dir(dag_id, run_id) / ATTACHMENTS
+    folder.mkdir(parents=True, exist_ok=True)
+    filename = safe_segment(name)
+    (folder / filename).write_bytes(data)
+    return f"{ATTACHMENTS}/{filename}"
+
+
+def read_attachment(dag_id: str, run_id: str, name: str) -> bytes | None:
+    path = report_dir(dag_id, run_id) / ATTACHMENTS / safe_segment(name)
+    return path.read_bytes() if path.exists() else None

@@ -1,0 +1,1 @@
+"""Read-only diagnostics shared by the troubleshooting runbooks: PromQL panels, their plots, findings."""
