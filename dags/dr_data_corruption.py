@@ -202,8 +202,8 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
 
     @runbook_step
     def aborted() -> None:
-        """Record that production was left as it is."""
-        current_evidence().note("aborted (or no answer in time): production untouched")
+        """Record that production was left as it is (the report's outcome: rejected, the damage remains)."""
+        current_evidence().note("aborted (or no answer in time): production untouched, the damage remains")
 
     @runbook_step(retries=1)
     def repair_rows(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAILED_STATES = {"failed", "upstream_failed"}
-_APPROVAL_DECISIONS = {"Roll back": "rollback", "Hold": "hold", "Reject": "rejected"}
+_APPROVAL_DECISIONS = {"Roll back": "rollback", "Hold": "hold", "Reject": "rejected", "Abort": "rejected"}
 
 
 @dataclass(frozen=True)
