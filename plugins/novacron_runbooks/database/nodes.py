@@ -29,6 +29,7 @@ from novacron_runbooks.database.postgres import (
     wait_for,
     write_identity,
 )
+from novacron_runbooks.database.salvage import hold_wal, return_wal
 from novacron_runbooks.hooks.pgbackrest import PgBackRestSettings
 
 if TYPE_CHECKING:
@@ -193,6 +194,12 @@ class DatabaseNodes:
         if self.role(node) == "primary":
             raise DatabaseNodeError(f"refusing to {action} {node.name}: it is a running primary")
 
+    def _clear_stale_pid(self, node: Node) -> None:
+        """Remove ``postmaster.pid`` left by a crashed postmaster (pgBackRest refuses to restore over it)."""
+        pid_file = node.data_dir / "postmaster.pid"
+        if pid_file.exists() and not self.programs.running(node):
+            pid_file.unlink()
+
     def _identity(self, node: Node) -> dict[str, str]:
         """Return what makes a copied folder this node: its port, and archiving as its own folder."""
         program = shutil.which("pgbackrest") or "pgbackrest"
@@ -205,15 +212,26 @@ class DatabaseNodes:
         }
 
     def restore_in_place(
-        self, node: Node, hook: PgBackRestHook, *, backup_set: str | None, target_time: str | None
+        self,
+        node: Node,
+        hook: PgBackRestHook,
+        *,
+        backup_set: str | None,
+        target_time: str | None,
+        keep_wal: bool = False,
     ) -> None:
         """Restore a backup (default the newest) into the node's folder and replay WAL, then open it.
 
         ``target_time`` (validated by the caller) stops replay there and promotes; without it, replay runs
-        to the end of the archived WAL. ``--delta`` reuses the files that already match.
+        to the end of the archived WAL. ``--delta`` reuses the files that already match. ``keep_wal`` keeps
+        the WAL segments the folder held (a lost primary's, never archived) and puts them back before the
+        start, so recovery replays them after the archive: the newest point is then the node's own last
+        commit, not the last archived segment.
         """
         self._refuse_primary(node, "restore over")
         self.stop(node, "fast")
+        self._clear_stale_pid(node)
+        held = hold_wal(self.programs, node) if keep_wal else None
         options = [f"--pg1-path={node.data_dir}", "--delta"]
         options += [f"--set={backup_set}"] if backup_set else []
         if target_time:
@@ -222,6 +240,8 @@ class DatabaseNodes:
         self.programs.own(node.data_dir)
         hook.run("restore", *options, timeout=RESTORE_TIMEOUT)
         (node.data_dir / "standby.signal").unlink(missing_ok=True)  # a fence's: recovery must end
+        if held is not None:
+            return_wal(self.programs, node, held)
         write_identity(self.programs, node, self._identity(node))
         self.fence_marker(node).unlink(missing_ok=True)
         self.programs.start(node, timeout=RESTORE_TIMEOUT)

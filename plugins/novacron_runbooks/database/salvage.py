@@ -21,7 +21,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from novacron_runbooks.database.nodes import DatabaseNodes, Node
+    from pathlib import Path
+
+    from novacron_runbooks.database.nodes import DatabaseNodes
+    from novacron_runbooks.database.postgres import Node, Programs
 
 _SEGMENT = re.compile(r"^[0-9A-F]{24}$")
 
@@ -71,3 +74,29 @@ def salvage_wal(nodes: DatabaseNodes, lost: Node, replica: Node) -> list[str]:
         os.replace(partial, target / name)  # atomic: recovery sees the old file or the whole new one
         copied.append(name)
     return copied
+
+
+def hold_wal(programs: Programs, node: Node) -> Path:
+    """Copy the node's WAL segments beside its folder before a restore replaces them; returns where."""
+    held = node.data_dir.with_name(node.data_dir.name + ".wal-held")
+    held.mkdir(exist_ok=True)
+    source = node.data_dir / "pg_wal"
+    for name in os.listdir(source) if source.is_dir() else []:
+        if _SEGMENT.match(name) and not (held / name).exists():
+            shutil.copy2(source / name, held / name)  # keeps the time: recycled segments stay recognisable
+    return held
+
+
+def return_wal(programs: Programs, node: Node, held: Path) -> list[str]:
+    """Put held segments the restored folder lacks into its ``pg_wal``, then drop the holding folder."""
+    target = node.data_dir / "pg_wal"
+    names = sorted(n for n in os.listdir(held) if _SEGMENT.match(n))
+    timeline = max((n[:8] for n in names), default="")
+    returned = []
+    for name in names:
+        if name[:8] == timeline and not (target / name).exists():
+            shutil.copy2(held / name, target / name)
+            programs.own(target / name)
+            returned.append(name)
+    shutil.rmtree(held)
+    return returned
