@@ -16,7 +16,8 @@
   (asynchronous streaming can lose the last commits otherwise). Then promote the replica when it is healthy
   and has replayed every WAL byte it can get (streamed, salvaged, and archived: its ``restore_command``
   fetches that), and its lag is within the RPO; otherwise restore the
-  newest backup and replay WAL to the newest point into the fenced node's folder. Records the RPO estimate:
+  newest backup and replay WAL to the newest point into the fenced node's folder (its own unarchived WAL
+  kept and replayed last). Records the RPO estimate:
   from the last transaction recovered to the loss (an upper bound).
 - ``repoint_application``: ConfigMap ``novacron-api-config`` to the new primary, API Deployments restarted
   (rollout restart) and waited for.
@@ -134,12 +135,14 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         if decision.path == "promote":
             nodes.promote(target)
         else:
-            nodes.restore_in_place(target, hook, backup_set=None, target_time=None)
+            nodes.restore_in_place(target, hook, backup_set=None, target_time=None, keep_wal=True)
             rpo = failover.rpo_estimate_seconds(lost_at, restored_last_transaction(nodes, target))
         evidence.change(target.name, f"{decision.path}d to primary", applied=True)
         if rpo is not None:
             evidence.metric("rpo_seconds", round(rpo, 3))
             evidence.measure("rpo_seconds", rpo, "pass" if rpo <= RPO_LIMIT_SECONDS else "fail")
+        else:
+            evidence.note("RPO unknown: no replayed transaction has a commit time to measure from")
         return {"path": decision.path, "new_primary": target.name, "rpo_seconds": rpo}
 
     @runbook_step

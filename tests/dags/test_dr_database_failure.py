@@ -21,7 +21,7 @@ from dag_runner import run_dag, task_states
 
 from novacron_runbooks.dagkit.report.store import read_report
 from novacron_runbooks.database import application
-from novacron_runbooks.database.nodes import DatabaseNodes
+from novacron_runbooks.database.nodes import DatabaseNodes, Node
 from novacron_runbooks.hooks.kubernetes import cluster_hook
 from novacron_runbooks.release.cluster import ReleaseCluster
 
@@ -77,6 +77,30 @@ def failover(conf: dict[str, Any]) -> Any:
     return run_dag(dag, conf)
 
 
+def _kill_mid_write(layout: Any, nodes: DatabaseNodes, stop_first: Node | None = None) -> Writer:
+    """SIGKILL pg-a's postmaster while rows are committed (once Prometheus has seen it up)."""
+    old = nodes.node("pg-a")
+    eventually(lambda: promql(layout, 'pg_up{job="postgres"} == 1'), 30, "Prometheus sees the primary up")
+    with psycopg.connect(**_app_dsn(old.port), autocommit=True) as conn:
+        conn.execute("CREATE TABLE dr_probe (seq integer PRIMARY KEY)")
+    if stop_first is not None:
+        nodes.stop(stop_first)
+    writer = Writer(old.port)
+    writer.start()
+    while writer.acked < 200 and writer.is_alive():
+        time.sleep(0.05)
+    os.kill(int((old.data_dir / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    writer.join(timeout=10)
+    assert writer.error, "the writer must have seen the primary die"
+    return writer
+
+
+def _missing(port: int, acked: int) -> set[int]:
+    with psycopg.connect(**_app_dsn(port)) as conn:
+        rows = {row[0] for row in conn.execute("SELECT seq FROM dr_probe")}
+    return set(range(1, acked + 1)) - rows
+
+
 def _snapshot(nodes: DatabaseNodes) -> dict[str, Any]:
     return {
         "roles": nodes.roles(),
@@ -97,16 +121,7 @@ def _report(run: Any) -> dict[str, Any]:
 def test_killed_primary_fails_over_without_losing_a_committed_row(lost_db):
     nodes = DatabaseNodes.from_connection()
     old, new = nodes.node("pg-a"), nodes.node("pg-b")
-    with psycopg.connect(**_app_dsn(old.port), autocommit=True) as conn:
-        conn.execute("CREATE TABLE dr_probe (seq integer PRIMARY KEY)")
-    eventually(lambda: promql(lost_db, 'pg_up{job="postgres"} == 1'), 30, "Prometheus sees the primary up")
-    writer = Writer(old.port)
-    writer.start()
-    while writer.acked < 200 and writer.is_alive():
-        time.sleep(0.05)
-    os.kill(int((old.data_dir / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
-    writer.join(timeout=10)
-    assert writer.error, "the writer must have seen the primary die"
+    writer = _kill_mid_write(lost_db, nodes)
 
     before = _snapshot(nodes)
     dry = failover({"reason": "failover test, dry run"})
@@ -120,9 +135,7 @@ def test_killed_primary_fails_over_without_losing_a_committed_row(lost_db):
     assert nodes.roles() == {"pg-a": "replica", "pg-b": "primary"}
     assert nodes.streaming(old), "the old primary's node streams again as a replica"
     assert application.configured_address(ReleaseCluster()) == ("127.0.0.1", new.port)
-    with psycopg.connect(**_app_dsn(new.port)) as conn:
-        rows = {row[0] for row in conn.execute("SELECT seq FROM dr_probe")}
-    missing = set(range(1, writer.acked + 1)) - rows
+    missing = _missing(new.port, writer.acked)
     assert not missing, f"{len(missing)} committed rows lost, first {sorted(missing)[:5]}"
     status, body = _get(f"{lost_db.url('standin')}/api/v1/vms")
     assert status == 200 and body["count"] > 0
@@ -131,6 +144,21 @@ def test_killed_primary_fails_over_without_losing_a_committed_row(lost_db):
         assert targets[name]["measured_seconds"] <= targets[name]["target_seconds"], targets
     rto, rpo = targets["rto_seconds"]["measured_seconds"], targets["rpo_seconds"]["measured_seconds"]
     print(f"failover: {writer.acked} rows committed, rto {rto:.1f} s, rpo estimate {rpo:.1f} s")
+
+
+def test_without_a_replica_the_newest_backup_and_wal_are_restored(lost_db):
+    nodes = DatabaseNodes.from_connection()
+    old, replica = nodes.node("pg-a"), nodes.node("pg-b")
+    writer = _kill_mid_write(lost_db, nodes, stop_first=replica)
+
+    run = failover({"dry_run": False, "reason": "primary and replica lost"})
+    assert run.state == "success", task_states(run)
+    steps = {s["task_id"]: s["evidence"] for s in _report(run)["steps"]}
+    assert "restore: no healthy replica to promote" in steps["recover"]["notes"]
+    assert nodes.roles() == {"pg-a": "primary", "pg-b": "replica"}
+    assert nodes.streaming(replica)
+    # the backup, the archive, then the lost primary's own unarchived WAL: every acknowledged commit
+    assert _missing(old.port, writer.acked) == set()
 
 
 def test_a_live_primary_is_never_failed_over(sandbox):
