@@ -106,22 +106,27 @@ def sandbox() -> Iterator[Layout]:
 def isolated_sandbox(sandbox: Layout) -> Iterator[Layout]:
     """A second, throw-away sandbox for one destructive test (primary killed, topology changed, app deleted).
 
-    Its ``AIRFLOW_CONN_*`` variables replace the session sandbox's for the test and are put back after, so
-    the shared sandbox the other tests use never sees the fault. Starting one takes about 8 s.
+    Its ``AIRFLOW_CONN_*`` variables replace the session sandbox's for the test and are put back after (and
+    the per-process Kubernetes hook is dropped both ways), so the shared sandbox the other tests use never
+    sees the fault. Starting one takes about 8 s.
     """
     layout = make_layout(port_offset=sandbox.port_offset + 50)
     started = run_sandbox(layout, "start", "--size", "small")
     if started.returncode not in (0, 1):
         run_sandbox(layout, "stop")
         pytest.fail(f"isolated sandbox start failed:\n{started.stdout}\n{started.stderr}")
+    from novacron_runbooks.hooks.kubernetes import cluster_hook  # caches the client of one sandbox's port
+
     saved = dict(os.environ)
     os.environ.update(read_env_file(layout))
     os.environ.update(sandbox_env(layout))
+    cluster_hook.cache_clear()
     try:
         yield layout
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        cluster_hook.cache_clear()
         stopped = run_sandbox(layout, "stop")
         if stopped.returncode == 0:
             shutil.rmtree(layout.root, ignore_errors=True)
