@@ -115,10 +115,15 @@ def table(results: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        rows = (
+            "none (stateless)"
+            if r["acknowledged_rows"] is None
+            else f"{r['lost_rows']} of {r['acknowledged_rows']}"
+        )
         lines.append(
             f"| {r['scenario']} | {r['dr_runbook']} ({r['child_outcome']}) | {r['rto_seconds']} s | "
             f"{r['rto_target_seconds']} s | {r['rto_share_of_target']} | {r['rpo_seconds']} s "
-            f"(target {r['rpo_target_seconds']} s) | {r['lost_rows']} of {r['acknowledged_rows']} | "
+            f"(target {r['rpo_target_seconds']} s) | {rows} | "
             f"{r['readiness']} |"
         )
     return "\n".join(lines)
