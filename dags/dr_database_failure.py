@@ -22,7 +22,9 @@
 - ``repoint_application``: ConfigMap ``novacron-api-config`` to the new primary, API Deployments restarted
   (rollout restart) and waited for.
 - ``verify``: a write and a read as the application's role at the address the application now uses, and
-  ``GET /api/v1/vms`` through the API. Records the RTO: from the alert's start (or the run's) to this point.
+  ``GET /api/v1/vms`` through the API (when the API has Deployments: lost with the database, it is
+  recreated and verified by ``dr_service_failure``). Records the RTO: from the alert's start (or the
+  run's) to this point.
 - ``rebuild_replica``: the fenced node rebuilt as a streaming replica of the new primary.
 
 Dry run (the default): the loss is confirmed and the decision taken on the real state; nothing is fenced,
@@ -47,8 +49,8 @@ from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.database import application, failover, observe
+from novacron_runbooks.database.choice import choose
 from novacron_runbooks.database.nodes import DatabaseNodes, Node
-from novacron_runbooks.database.salvage import salvage_wal
 from novacron_runbooks.database.topology import Topology, confirm, outage_began, restored_last_transaction
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.release.cluster import ReleaseCluster
@@ -108,26 +110,16 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
             return {"path": "resume", "new_primary": current.name}
         lost = nodes.node(plan["lost"])
         hook = PgBackRestHook()
-        archived_end = failover.newest_archived_end(hook.info())
-        candidates = [n for n in nodes.replicas() if n != lost and not nodes.fenced(n)]
-        if candidates and not params["dry_run"]:
-            copied = salvage_wal(nodes, lost, candidates[0])
-            for name in copied:
-                evidence.change(
-                    candidates[0].name, f"WAL {name} copied from {lost.name}'s disk", applied=True
-                )
-        elif candidates and (lost.data_dir / "pg_wal").is_dir():
-            evidence.change(candidates[0].name, f"copy unsent WAL from {lost.name}'s disk", applied=False)
-        state = observe.settled_replica(nodes, candidates[0], archived_end) if candidates else None
         lost_at = datetime.fromisoformat(plan["lost_at"])
-        rpo = failover.rpo_estimate_seconds(lost_at, state.last_replayed_at if state else None)
-        decision = failover.decide(state, archived_end, rpo, RPO_LIMIT_SECONDS)
-        evidence.measure(
-            "wal_missing_bytes", decision.missing_bytes, "pass" if not decision.missing_bytes else "fail"
+        decision, target, rpo = choose(
+            nodes,
+            lost,
+            failover.newest_archived_end(hook.info()),
+            lost_at,
+            RPO_LIMIT_SECONDS,
+            dry_run=params["dry_run"],
+            evidence=evidence,
         )
-        for reason in decision.reasons:
-            evidence.note(f"{decision.path}: {reason}")
-        target = candidates[0] if decision.path == "promote" and candidates else lost
         if params["dry_run"]:
             how = "promote" if decision.path == "promote" else "restore newest backup + WAL into"
             evidence.change(target.name, f"{how} {target.name}", applied=False)
@@ -167,17 +159,22 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
         if params["dry_run"]:
             evidence.note("dry run: would write and read at the new primary and GET /api/v1/vms")
             return {}
-        host, port = application.configured_address(ReleaseCluster())
+        cluster = ReleaseCluster()
+        host, port = application.configured_address(cluster)
         run_id = get_current_context()["dag_run"].run_id
         checked = observe.verify_database(host, port, f"{RUNBOOK.name}/{run_id}")
         ok = checked["writable"] and checked["read_back"] and checked["vms"] > 0
         evidence.measure("database read and write", checked, "pass" if ok else "fail")
         if not ok:
             raise AirflowFailException(f"database at {host}:{port} is not usable: {checked}")
-        api = observe.verify_api()
-        evidence.measure("GET /api/v1/vms", api, "pass" if api["status"] == 200 else "fail")
-        if api["status"] != 200:
-            raise AirflowFailException(f"the API does not serve /api/v1/vms: {api['last']}")
+        if not application.api_deployments(cluster):
+            # the application itself is lost too: dr_service_failure recreates it and verifies its requests
+            evidence.note("no API Deployment exists: the database was verified directly, not through the API")
+        else:
+            api = observe.verify_api()
+            evidence.measure("GET /api/v1/vms", api, "pass" if api["status"] == 200 else "fail")
+            if api["status"] != 200:
+                raise AirflowFailException(f"the API does not serve /api/v1/vms: {api['last']}")
         rto = (datetime.now(tz=UTC) - datetime.fromisoformat(plan["outage_began"])).total_seconds()
         evidence.metric("rto_seconds", round(rto, 3))
         evidence.measure("rto_seconds", rto, "pass" if rto <= RTO_LIMIT_SECONDS else "fail")
