@@ -60,6 +60,13 @@ def _start_primary(layout: Layout, options: StartOptions) -> str:
         steps.append("initdb")
     else:
         postgres.write_settings(layout, cluster)
+    other = postgres.replica(layout)
+    if postgres.failed_over(layout) and other.running_pid() is None:
+        # a failover made the replica folder the primary: it starts first, so the setup, the seed and
+        # pgBackRest's check find a primary, and this folder's cluster follows it as a standby
+        postgres.write_settings(layout, other)
+        postgres.start(other)
+        steps.append("failed over: the replica folder is primary")
     postgres.start(cluster)
     options.primary_started = True
     postgres.setup_database(layout)

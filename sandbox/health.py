@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from sandbox import pgbackrest
-from sandbox.postgres import primary, replica
+from sandbox.postgres import standby, writable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,7 +41,7 @@ def _http(layout: Layout, component: str, path: str) -> Check:
 
 def pg_primary(layout: Layout) -> Check:
     try:
-        with primary(layout).connect() as conn:
+        with writable(layout).connect() as conn:
             row = conn.execute(
                 "SELECT pg_is_in_recovery(),"
                 " (SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming')"
@@ -56,7 +56,7 @@ def pg_primary(layout: Layout) -> Check:
 
 def pg_replica(layout: Layout) -> Check:
     try:
-        with replica(layout).connect() as conn:
+        with standby(layout).connect() as conn:
             row = conn.execute(
                 "SELECT pg_is_in_recovery(), (SELECT status FROM pg_stat_wal_receiver),"
                 " coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)"

@@ -13,7 +13,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from sandbox.layout import HOST, REPO_ROOT
-from sandbox.postgres import DB_NAME, primary
+from sandbox.postgres import DB_NAME, writable
 from sandbox.processes import SandboxError
 from sandbox.tools import PG_USER, find_tools
 
@@ -83,8 +83,12 @@ def prepare(layout: Layout) -> None:
 
 
 def exporter_command(layout: Layout) -> tuple[list[str], dict[str, str]]:
-    """Connect the exporter through the primary's socket as superuser (trusted locally): it sees all stats."""
-    cluster = primary(layout)
+    """Connect the exporter through the primary's socket as superuser (trusted locally): it sees all stats.
+
+    The primary is the cluster accepting writes when the exporter starts (after a failover, the replica
+    folder's); a later failover leaves it watching the old node until it is restarted.
+    """
+    cluster = writable(layout)
     dsn = f"host={cluster.socket_dir} port={cluster.port} user={PG_USER} dbname={DB_NAME} sslmode=disable"
     argv = [
         find_tools()["prometheus-postgres-exporter"],

@@ -82,6 +82,36 @@ def replica(layout: Layout) -> Cluster:
     return _cluster(layout, "pg_replica", "replica")
 
 
+def writable(layout: Layout) -> Cluster:
+    """Return the cluster accepting writes: the primary folder's, or the replica folder's after a failover.
+
+    Runbooks move the primary role between the two folders (``dr_database_failure``); what the sandbox does
+    to "the primary" (roles, seed, exporter, health) follows the role, not the folder. When neither answers
+    as a primary, the primary folder's cluster is returned, so checks report it down.
+    """
+    for cluster in (primary(layout), replica(layout)):
+        if cluster.running_pid() is None:
+            continue
+        try:
+            with cluster.connect() as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        except psycopg.Error:
+            continue
+        if row is not None and not row[0]:
+            return cluster
+    return primary(layout)
+
+
+def standby(layout: Layout) -> Cluster:
+    """Return the other cluster than :func:`writable` (the one meant to stream from it)."""
+    return primary(layout) if writable(layout) == replica(layout) else replica(layout)
+
+
+def failed_over(layout: Layout) -> bool:
+    """Tell whether a failover left the primary folder a standby (fenced or rebuilt: ``standby.signal``)."""
+    return (primary(layout).data_dir / "standby.signal").exists()
+
+
 def scratch(layout: Layout) -> Cluster:
     """Where runbooks restore backups for validation (the sandbox never starts it, but stop stops it)."""
     return _cluster(layout, "pg_scratch", "scratch")
@@ -247,7 +277,7 @@ def stop(cluster: Cluster) -> bool:
 
 def setup_database(layout: Layout) -> None:
     """Role ``novacron`` (password for TCP) owning database ``novacron``, with the extensions runbooks use."""
-    with primary(layout).connect() as conn:
+    with writable(layout).connect() as conn:
         if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone():
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(APP_ROLE)))
         conn.execute(
@@ -272,6 +302,6 @@ def setup_database(layout: Layout) -> None:
                     sql.Identifier(DB_NAME), sql.Identifier(APP_ROLE)
                 )
             )
-    with primary(layout).connect(DB_NAME) as conn:
+    with writable(layout).connect(DB_NAME) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")

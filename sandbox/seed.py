@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sandbox.layout import REPO_ROOT
-from sandbox.postgres import APP_ROLE, DB_NAME, primary
+from sandbox.postgres import APP_ROLE, DB_NAME, writable
 
 if TYPE_CHECKING:
     from sandbox.layout import Layout
@@ -23,7 +23,7 @@ _APP_TABLES = "audit_log, migrations, vms, hosts"
 
 def seeded_vms(layout: Layout) -> int | None:
     """Return the number of VMs the database was seeded with, or ``None`` when it never was."""
-    with primary(layout).connect(DB_NAME, user=APP_ROLE) as conn:
+    with writable(layout).connect(DB_NAME, user=APP_ROLE) as conn:
         if conn.execute("SELECT to_regclass('sandbox.seed_state')").fetchone() == (None,):
             return None
         row = conn.execute("SELECT vms FROM sandbox.seed_state").fetchone()
@@ -34,7 +34,7 @@ def seed(layout: Layout, vms: int) -> str:
     """Apply the schema and, unless seeded with ``vms`` VMs already, regenerate the data atomically."""
     schema = (SQL_DIR / "schema.sql").read_text()
     seed_fn = (SQL_DIR / "seed.sql").read_text()
-    with primary(layout).connect(DB_NAME, user=APP_ROLE) as conn:
+    with writable(layout).connect(DB_NAME, user=APP_ROLE) as conn:
         conn.execute(schema)
         conn.execute(seed_fn)
         row = conn.execute("SELECT vms FROM sandbox.seed_state").fetchone()
