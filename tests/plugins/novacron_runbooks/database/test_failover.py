@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -17,6 +18,8 @@ from novacron_runbooks.database.failover import (
     segment_end,
     unproven_loss,
 )
+from novacron_runbooks.database.salvage import salvageable
+from novacron_runbooks.database.topology import outage_began
 
 SEGMENT = 16 * 1024 * 1024
 LOST = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -117,3 +120,29 @@ def test_last_transaction_read_from_the_recovery_log():
     )
     assert last_transaction_in_log(log) == "2026-11-27 11:59:58.123+00"
     assert last_transaction_in_log("nothing here") is None
+
+
+class TestOutageStart:
+    def test_the_alert_start_wins(self):
+        run = SimpleNamespace(start_date=LOST + timedelta(minutes=2))
+        assert outage_began({"starts_at": "2026-11-27T12:00:00Z"}, run) == LOST
+
+    def test_without_an_alert_the_run_start(self):
+        run = SimpleNamespace(start_date=LOST + timedelta(minutes=2))
+        assert outage_began({}, run) == LOST + timedelta(minutes=2)
+
+
+def test_salvage_takes_the_newest_timeline_from_the_replica_position():
+    names = [
+        "000000010000000000000004",
+        "000000010000000000000005",
+        "000000010000000000000006",
+        "000000010000000000000003",
+        "00000001000000000000000A.partial",
+        "archive_status",
+    ]
+    assert salvageable(names, from_segment=5, segment_bytes=SEGMENT) == [
+        "000000010000000000000005",
+        "000000010000000000000006",
+    ]
+    assert salvageable([*names, "000000020000000000000005"], 5, SEGMENT) == ["000000020000000000000005"]
