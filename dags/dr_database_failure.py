@@ -15,10 +15,9 @@
 - ``recover``: WAL the lost primary flushed but never sent is copied from its disk when that can be read
   (asynchronous streaming can lose the last commits otherwise). Then promote the replica when it is healthy
   and has replayed every WAL byte it can get (streamed, salvaged, and archived: its ``restore_command``
-  fetches that), and its lag is within the RPO; otherwise restore the
-  newest backup and replay WAL to the newest point into the fenced node's folder (its own unarchived WAL
-  kept and replayed last). Records the RPO estimate:
-  from the last transaction recovered to the loss (an upper bound).
+  fetches that), and its lag is within the RPO; otherwise restore the newest backup and replay WAL to the
+  newest point into the fenced node's folder (its own unarchived WAL kept and replayed last). Records the
+  RPO estimate: from the last transaction recovered to the loss (an upper bound).
 - ``repoint_application``: ConfigMap ``novacron-api-config`` to the new primary, API Deployments restarted
   (rollout restart) and waited for.
 - ``verify``: a write and a read as the application's role at the address the application now uses, and
@@ -32,8 +31,10 @@ promoted, restored, repointed or rebuilt.
 
 Not behind an approval: the run starts from a confirmed loss of the primary, where waiting for a person
 spends the RTO; ``dry_run`` is the guard (an alert starts a dry run; a person sets ``dry_run: false``).
-Limitation: Prometheus's ``pg_up`` comes from one exporter; where it watches a node that is now a replica, a
-later failover is refused (fail closed) until the exporter watches the primary again.
+Limitations: Prometheus's ``pg_up`` comes from one exporter; where it watches a node that is now a replica, a
+later failover is refused (fail closed) until the exporter watches the primary again. Fencing, promotion,
+restore and rebuild run PostgreSQL's programs on the nodes' folders, so these tasks must run on the database
+host (in the sandbox, everything is one machine).
 """
 
 from __future__ import annotations
