@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -154,8 +155,10 @@ def main() -> int:
                 print(json.dumps(results[-1]), flush=True)
         finally:
             server.stop()
+            shutil.rmtree(home, ignore_errors=True)
     finally:
         stop_sandbox(layout)
+        shutil.rmtree(layout.root, ignore_errors=True)
     out = {"drills": results, "table": table(results)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
