@@ -58,6 +58,26 @@ def thresholds(params: dict[str, Any]) -> remedy.Thresholds:
     )
 
 
+def signal_sessions(diagnosed: list[dict[str, Any]], kind: remedy.Signal, dry_run: bool) -> list[int]:
+    """Send ``kind`` to each diagnosed session still the same; record each as a change (a plan when dry)."""
+    evidence = current_evidence()
+    delivered = []
+    with connect_primary() as conn:
+        for raw in diagnosed:
+            session = remedy.session_from(raw)
+            age = session.query_seconds if kind == "cancel" else session.state_seconds
+            what = f"{kind} pid {session.pid} ({session.user}, {session.state} {age:.0f} s)"
+            what += f": {session.query[:80]!r}"
+            if dry_run:
+                evidence.change("postgres session", what, applied=False)
+            elif remedy.signal(conn, session, kind):
+                evidence.change("postgres session", what, applied=True)
+                delivered.append(session.pid)
+            else:
+                evidence.change("postgres session", f"{what}: already gone", applied=False)
+    return delivered
+
+
 with runbook_dag(RUNBOOK.name, max_active_runs=1):
 
     @runbook_step(retries=1)
@@ -117,27 +137,9 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step
     def cancel_long_queries(found: dict[str, Any], params: dict[str, Any]) -> list[int]:
         """Cancel the long statements (blockers first); one already gone is not signalled."""
-        evidence = current_evidence()
-        cancelled = []
-        with connect_primary() as conn:
-            for raw in found["cancel"]:
-                session = remedy.session_from(raw)
-                what = f"pid {session.pid} ({session.user}, {session.query_seconds:.0f} s)"
-                what += f": {session.query[:80]!r}"
-                if params["dry_run"]:
-                    evidence.change("postgres session", f"cancel {what}", applied=False)
-                    continue
-                delivered = remedy.signal(conn, session, "cancel")
-                evidence.change(
-                    "postgres session",
-                    f"cancel {what}" + ("" if delivered else ": already gone"),
-                    applied=delivered,
-                )
-                if delivered:
-                    cancelled.append(session.pid)
         if not found["cancel"]:
-            evidence.note("no statement over the long-query threshold")
-        return cancelled
+            current_evidence().note("no statement over the long-query threshold")
+        return signal_sessions(found["cancel"], "cancel", bool(params["dry_run"]))
 
     @runbook_step
     def need_approval(found: dict[str, Any]) -> int:
@@ -165,26 +167,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step
     def terminate_idle_transactions(found: dict[str, Any], params: dict[str, Any]) -> list[int]:
         """Terminate the approved idle transactions (each re-identified by its start times)."""
-        evidence = current_evidence()
-        ended = []
-        with connect_primary() as conn:
-            for raw in found["terminate"]:
-                session = remedy.session_from(raw)
-                what = (
-                    f"pid {session.pid} ({session.user}, idle in transaction {session.state_seconds:.0f} s)"
-                )
-                if params["dry_run"]:
-                    evidence.change("postgres session", f"terminate {what}", applied=False)
-                    continue
-                delivered = remedy.signal(conn, session, "terminate")
-                evidence.change(
-                    "postgres session",
-                    f"terminate {what}" + ("" if delivered else ": already gone"),
-                    applied=delivered,
-                )
-                if delivered:
-                    ended.append(session.pid)
-        return ended
+        return signal_sessions(found["terminate"], "terminate", bool(params["dry_run"]))
 
     leave_idle_transactions = EmptyOperator(task_id="leave_idle_transactions")
 

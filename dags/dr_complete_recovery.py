@@ -142,12 +142,9 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1) as rb:
     @runbook_step
     def verify_api(plan: dict[str, Any], params: dict[str, Any]) -> None:
         """Smoke-check the rebuilt colour's own pods (preview routing): every answer the expected release."""
-        cluster = application.target_cluster(params["target_cluster"])
-        workload = cluster.workload(plan["deployment"])
-        if params["dry_run"] and (workload is None or workload.ready == 0):
-            current_evidence().note(f"dry run: {plan['deployment']} has no ready pods to smoke-check")
-            return
-        actions.smoke_check(plan["deployment"], plan["version"], SMOKE_SECONDS, ERROR_CEILING)
+        application.smoke_check_rebuilt(
+            plan, params["target_cluster"], bool(params["dry_run"]), SMOKE_SECONDS, ERROR_CEILING
+        )
 
     @task.branch(task_id="route_cutover")
     def route_cutover(**context: Any) -> str:

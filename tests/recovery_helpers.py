@@ -1,26 +1,16 @@
-"""Shared by the restore and data-corruption tests: a throw-away sandbox, the scratch copy, the primary."""
+"""Shared by the restore and data-corruption tests: the scratch copy, the newest backup, the primary."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-import pytest
 from backup_helpers import backups
 
 from novacron_runbooks.backup import snapshot
 from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.backup.scratch import Scratch
-from novacron_runbooks.hooks.kubernetes import cluster_hook
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
-
-
-@pytest.fixture
-def isolated_db(isolated_sandbox: Any) -> Any:
-    """``isolated_sandbox``, dropping the per-process Kubernetes hook on entry and exit (it caches a port)."""
-    cluster_hook.cache_clear()
-    yield isolated_sandbox
-    cluster_hook.cache_clear()
 
 
 def scratch() -> Scratch:

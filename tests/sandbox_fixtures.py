@@ -6,6 +6,7 @@ are not children of pytest and the test layout (own folder, own ports) can never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -74,49 +75,21 @@ def run_sandbox(layout: Layout, *args: str, timeout: float = 900) -> subprocess.
     )
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[Layout]:
-    """Start a small sandbox once per session, export its ``AIRFLOW_CONN_*`` variables, stop it at the end.
+@contextlib.contextmanager
+def running_sandbox(layout: Layout, what: str) -> Iterator[Layout]:
+    """Start ``layout`` small, point ``AIRFLOW_CONN_*`` at it while inside, stop and remove it after.
 
     A start where only some non-database components are unhealthy still yields, so the tests that need the
-    healthy parts run and the others fail on their own, naming what is missing.
+    healthy parts run and the others fail on their own, naming what is missing. The per-process Kubernetes
+    hook caches one sandbox's address, so it is dropped on the way in and out.
     """
-    layout = make_layout()
+    from novacron_runbooks.hooks.kubernetes import cluster_hook
+
     started = run_sandbox(layout, "start", "--size", "small")
     sys.stdout.write(started.stdout)
     if started.returncode not in (0, 1):
         run_sandbox(layout, "stop")
-        pytest.fail(f"sandbox start failed:\n{started.stdout}\n{started.stderr}")
-    saved = dict(os.environ)
-    os.environ.update(read_env_file(layout))
-    os.environ.update(sandbox_env(layout))
-    try:
-        yield layout
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        stopped = run_sandbox(layout, "stop")
-        if stopped.returncode == 0:
-            shutil.rmtree(layout.root, ignore_errors=True)
-        else:
-            sys.stderr.write(f"sandbox stop failed, {layout.root} kept:\n{stopped.stderr}")
-
-
-@pytest.fixture
-def isolated_sandbox(sandbox: Layout) -> Iterator[Layout]:
-    """A second, throw-away sandbox for one destructive test (primary killed, topology changed, app deleted).
-
-    Its ``AIRFLOW_CONN_*`` variables replace the session sandbox's for the test and are put back after (and
-    the per-process Kubernetes hook is dropped both ways), so the shared sandbox the other tests use never
-    sees the fault. Starting one takes about 8 s.
-    """
-    layout = make_layout(port_offset=sandbox.port_offset + 50)
-    started = run_sandbox(layout, "start", "--size", "small")
-    if started.returncode not in (0, 1):
-        run_sandbox(layout, "stop")
-        pytest.fail(f"isolated sandbox start failed:\n{started.stdout}\n{started.stderr}")
-    from novacron_runbooks.hooks.kubernetes import cluster_hook  # caches the client of one sandbox's port
-
+        pytest.fail(f"{what} start failed:\n{started.stdout}\n{started.stderr}")
     saved = dict(os.environ)
     os.environ.update(read_env_file(layout))
     os.environ.update(sandbox_env(layout))
@@ -131,4 +104,22 @@ def isolated_sandbox(sandbox: Layout) -> Iterator[Layout]:
         if stopped.returncode == 0:
             shutil.rmtree(layout.root, ignore_errors=True)
         else:
-            sys.stderr.write(f"isolated sandbox stop failed, {layout.root} kept:\n{stopped.stderr}")
+            sys.stderr.write(f"{what} stop failed, {layout.root} kept:\n{stopped.stderr}")
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Layout]:
+    """Start a small sandbox once per session (per xdist worker), stop it at the end."""
+    with running_sandbox(make_layout(), "sandbox") as layout:
+        yield layout
+
+
+@pytest.fixture
+def isolated_sandbox(sandbox: Layout) -> Iterator[Layout]:
+    """A second, throw-away sandbox for one destructive test (primary killed, topology changed, app deleted).
+
+    Its connections replace the session sandbox's for the test and are put back after, so the shared sandbox
+    the other tests use never sees the fault. Starting one takes about 8 s.
+    """
+    with running_sandbox(make_layout(port_offset=sandbox.port_offset + 50), "isolated sandbox") as layout:
+        yield layout

@@ -8,12 +8,10 @@ from datetime import UTC
 import pytest
 from backup_helpers import load_dag
 from dag_runner import respond_when_asked, run_dag, task_states
-from recovery_helpers import after_newest_backup, isolated_db, scratch
+from recovery_helpers import after_newest_backup, scratch
 
 from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.report.store import read_report
-
-__all__ = ["isolated_db"]  # the fixture, imported for pytest
 
 pytestmark = pytest.mark.sandbox
 ROWS = {
@@ -28,7 +26,7 @@ def _rows() -> dict[str, list[tuple[int, str]]]:
         return {table: conn.execute(query).fetchall() for table, query in ROWS.items()}
 
 
-def test_rows_changed_by_a_bad_update_and_delete_are_repaired_after_approval(isolated_db):
+def test_rows_changed_by_a_bad_update_and_delete_are_repaired_after_approval(isolated_sandbox):
     after_newest_backup()
     before = _rows()
     assert len(before["vms"]) == 20 and len(before["migrations"]) == 10

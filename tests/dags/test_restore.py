@@ -8,17 +8,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from backup_helpers import backups, load_dag
 from dag_runner import respond_when_asked, run_dag, task_states
-from recovery_helpers import after_newest_backup, isolated_db, primary_state, scratch
+from recovery_helpers import after_newest_backup, primary_state, scratch
 
 from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.report.store import read_report
 
-__all__ = ["isolated_db"]  # the fixture, imported for pytest
-
 pytestmark = pytest.mark.sandbox
 
 
-def test_point_in_time_restore_brings_back_every_row_before_a_drop_table_and_nothing_after(isolated_db):
+def test_point_in_time_restore_brings_back_every_row_before_a_drop_table_and_nothing_after(isolated_sandbox):
     after_newest_backup()
     with connect_primary() as conn:
         conn.execute("CREATE TABLE restore_probe (seq integer PRIMARY KEY)")

@@ -151,3 +151,14 @@ def route_traffic(cluster: ReleaseCluster, plan: dict[str, Any], dry_run: bool) 
 def changes_traffic(plan: dict[str, Any]) -> bool:
     """Whether applying ``plan`` changes what serves users (anything lost, scaled to zero, or switched)."""
     return bool(plan["lost"] or plan["scale_up"] or plan["service_colour"] != plan["colour"])
+
+
+def smoke_check_rebuilt(
+    plan: dict[str, Any], target: str, dry_run: bool, seconds: float, ceiling: float
+) -> None:
+    """Preview traffic to the rebuilt colour's own pods: every answer must come from the expected release."""
+    workload = target_cluster(target).workload(plan["deployment"])
+    if dry_run and (workload is None or workload.ready == 0):
+        current_evidence().note(f"dry run: {plan['deployment']} has no ready pods to smoke-check yet")
+        return
+    actions.smoke_check(plan["deployment"], plan["version"], seconds, ceiling)
