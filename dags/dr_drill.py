@@ -43,6 +43,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import TaskGroup, TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from novacron_runbooks import connections
 from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import scheduled_job
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
@@ -219,6 +220,18 @@ def _answer(scenario: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     return answered
 
 
+def _require_api_account(evidence: Any) -> None:
+    """Log in as the drill's API user before any fault: without it a child's approval would wait an hour."""
+    try:
+        api = AirflowApi()
+    except Exception as exc:  # missing connection, refused login, unreachable API server
+        raise AirflowFailException(
+            f"the drill cannot answer approvals: connection {connections.AIRFLOW_API!r} does not log in "
+            f"to Airflow's API ({type(exc).__name__}: {exc})"
+        ) from None
+    evidence.measure("approvals answered as", api.user, "pass")
+
+
 def _child_conf(scenario: str) -> dict[str, Any]:
     conf: dict[str, Any] = {"dry_run": False, "alert": {}, "reason": f"DR drill {{{{ run_id }}}}: {scenario}"}
     if scenario == "data_corruption":
@@ -244,6 +257,8 @@ with runbook_dag(JOB.name, runbook=JOB, schedule="0 4 1 * *", max_active_runs=1)
         evidence.measure(
             "drill target", {"drill_allowed": True, "environment": extra.get("environment")}, "pass"
         )
+        if any(scenario in APPROVALS for scenario in chosen) and not params["dry_run"]:
+            _require_api_account(evidence)
         for scenario in chosen:
             target = scenarios.targets(scenario)
             evidence.note(
