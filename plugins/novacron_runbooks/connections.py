@@ -34,3 +34,6 @@ DRILL = "novacron_drill"
 """Marks an environment as a DR drill target (extra ``drill_allowed: true``); production never has it."""
 PAGERDUTY_EVENTS = "novacron_pagerduty"
 """PagerDuty Events API v2 (conn type ``pagerduty_events``; host overrides events.pagerduty.com when set)."""
+
+OPTIONAL = (KUBERNETES_STANDBY,)
+"""Connections only a param asks for (``target_cluster: standby``); the sandbox has no standby cluster."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from novacron_runbooks import connections
+from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.hooks.kubernetes import cluster_hook, namespace
@@ -51,7 +53,19 @@ def target_cluster(which: str) -> ReleaseCluster:
 
 
 def database_address() -> manifests.DatabaseAddress:
-    """Return the primary's address from the runbooks' own connection: the application must use the same."""
+    """Return the address of the primary the runbooks' own connection reaches: the application must use it.
+
+    The connection may list every node (libpq multi-host, ``target_session_attrs=read-write``), so the
+    primary is asked where it listens; after a failover that is the promoted node, not the first one listed.
+    With no primary answering, the connection's first node is the best guess, and the evidence says so.
+    """
+    try:
+        with connect_primary() as db:
+            row = db.execute("SELECT host(inet_server_addr()), inet_server_port()").fetchone()
+        if row and row[0] and row[1]:
+            return manifests.DatabaseAddress(host=str(row[0]), port=int(row[1]))
+    except psycopg.Error as exc:
+        current_evidence().note(f"no primary answered ({exc}); the config gets the connection's first node")
     conn = BaseHook.get_connection(connections.DATABASE)
     return manifests.DatabaseAddress(host=str(conn.host), port=int(conn.port or 5432))
 
