@@ -39,7 +39,11 @@ DRILL_USER = "dr_drill"
 RPO_GOAL_SECONDS = 60.0
 
 
-def _unpause(server: AirflowServer, dag_id: str) -> None:
+def _unpause(server: AirflowServer, dag_id: str, timeout: float = 180) -> None:
+    """Unpause a DAG once the dag-processor has served it (standalone waited only for ``dr_drill``)."""
+    deadline = time.monotonic() + timeout
+    while server.request("GET", f"/api/v2/dags/{dag_id}")[0] == 404 and time.monotonic() < deadline:
+        time.sleep(2)
     status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     if status != 200:
         raise RuntimeError(f"could not unpause {dag_id}: {status} {body}")
@@ -155,7 +159,10 @@ def main() -> int:
                 print(json.dumps(results[-1]), flush=True)
         finally:
             server.stop()
-            shutil.rmtree(home, ignore_errors=True)
+            if results and all(r["drill_state"] == "success" for r in results):
+                shutil.rmtree(home, ignore_errors=True)
+            else:  # kept for the logs and reports of what failed
+                print(f"Airflow home kept: {home}", flush=True)
     finally:
         stop_sandbox(layout)
         shutil.rmtree(layout.root, ignore_errors=True)
