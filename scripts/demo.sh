@@ -20,6 +20,15 @@ PY
 fi
 password=$(.venv/bin/python -c "import json,sys; print(json.load(open(sys.argv[1]))['admin'])" \
   "$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
+# The drill answers a DR runbook's approval through the REST API as this user (the drill's account).
+AIRFLOW_CONN_NOVACRON_AIRFLOW_API=$(.venv/bin/python - "$AIRFLOW__API__BASE_URL" "$password" <<'PY'
+import json, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+print(json.dumps({"conn_type": "http", "schema": url.scheme, "host": url.hostname, "port": url.port,
+                  "login": "admin", "password": sys.argv[2]}))
+PY
+)
+export AIRFLOW_CONN_NOVACRON_AIRFLOW_API
 cat <<MSG
 
   NovaCron Runbooks demo

@@ -35,5 +35,6 @@ DRILL = "novacron_drill"
 PAGERDUTY_EVENTS = "novacron_pagerduty"
 """PagerDuty Events API v2 (conn type ``pagerduty_events``; host overrides events.pagerduty.com when set)."""
 
-OPTIONAL = (KUBERNETES_STANDBY,)
-"""Connections only a param asks for (``target_cluster: standby``); the sandbox has no standby cluster."""
+OPTIONAL = (KUBERNETES_STANDBY, AIRFLOW_API)
+"""Not written by the sandbox: the standby cluster only a param asks for (``target_cluster: standby``; the
+sandbox has none), and Airflow's own API, whose credentials the demo (``scripts/demo.sh``) exports."""
