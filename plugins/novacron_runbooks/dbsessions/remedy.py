@@ -44,10 +44,16 @@ class Thresholds:
 
 
 def to_cancel(sessions: list[Session], limits: Thresholds) -> list[Session]:
-    """Active statements over the long-query threshold (blockers first: they release the most)."""
+    """Active statements over the long-query threshold (blockers first: they release the most).
+
+    A statement that is only waiting for locks held by statements being cancelled is left alone: it was
+    never the slow one, and it resumes once they are gone (along a chain, only its root is cancelled).
+    """
     blocking = {pid for s in sessions for pid in s.blocked_by}
     over = [s for s in sessions if s.state == "active" and s.query_seconds > limits.long_query_seconds]
-    return sorted(over, key=lambda s: (s.pid not in blocking, -s.query_seconds))
+    chosen = {s.pid for s in over}
+    own = [s for s in over if not (s.blocked_by and set(s.blocked_by) <= chosen)]
+    return sorted(own, key=lambda s: (s.pid not in blocking, -s.query_seconds))
 
 
 def to_terminate(sessions: list[Session], limits: Thresholds) -> list[Session]:

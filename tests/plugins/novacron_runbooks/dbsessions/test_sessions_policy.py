@@ -27,7 +27,8 @@ def test_cancel_takes_long_active_statements_blockers_first_and_never_idle_ones(
     sessions = [
         session(5, seconds=300),
         session(6, seconds=70),
-        session(7, blocked_by=(6,)),
+        session(7, seconds=65, blocked_by=(6,)),  # waits on 6 only: resumes once 6 is cancelled
+        session(11, seconds=65, blocked_by=(7,)),  # further down the same chain
         session(8, state="idle in transaction", seconds=900),
         session(9, seconds=30),
     ]
