@@ -1,0 +1,144 @@
+"""High error rate (Critical): confirm, diagnose, remediate through the matching runbook, verify, escalate.
+
+::
+
+    confirm >> diagnose >> choose_remedy ─┬─> run_rollback ──────────┐
+                                          ├─> run_database_issues ───┴─> gate_error_rate
+                                          └─> no_automatic_remedy
+
+- ``confirm``: the alert's own measure, the whole service's 5xx share over the confirmation window. Under
+  1 % ends the run as a false alarm (or an alert already resolved), reported as such; no answer from
+  Prometheus is no reason to stand down, so the run goes on to diagnose.
+- ``diagnose``: errors by endpoint and code and by release (``version``), the deployment history of the last
+  hour, the database (pool usage, ``novacron_db_up``), CPU per pod and the DWCP agents.
+- ``choose_remedy``: the RUNBOOKS.md policy. A release of the last hour that serves the errors → ``rollback``;
+  database saturation or a lost database → ``database_issues``; CPU saturation → ``scale_up`` (not built yet:
+  said, and escalated); nothing clear → no automatic remedy, escalated.
+- ``run_*``: the remedy as a child run (``parent_run`` hands it this run's deploy lock), waited for.
+- ``gate_error_rate``: the service's error share back under 1 %.
+
+Slack, the PagerDuty page (Critical) and the escalation ladder (on-call 0–15 min, team lead 15–30, engineering
+manager 30–60, VP beyond) come with every runbook DAG; the run report is the incident timeline. A dry run
+diagnoses and names the remedy, and starts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
+from novacron_runbooks.dagkit.factory import runbook_dag
+from novacron_runbooks.gates.measure import measure
+from novacron_runbooks.hooks.prometheus import PrometheusHook
+from novacron_runbooks.incident import diagnosis
+from novacron_runbooks.release.cluster import ReleaseCluster
+from novacron_runbooks.release.gates import SERVICE, service_error_gate
+from novacron_runbooks.release.history import ReleaseHistory
+from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
+
+RUNBOOK = default_catalog().get("high_error_rate")
+CEILING = float(RUNBOOK.threshold("error_rate").value)
+CONFIRM_WINDOW = "2m"
+REMEDIES = {"rollback": "run_rollback", "database_issues": "run_database_issues"}
+RECOVERED = service_error_gate("error_rate", CEILING)
+CHILD_POKE_SECONDS = 5
+
+
+def child_run(remedy: str) -> TriggerDagRunOperator:
+    """Run the remedy as a child under this run's lock and wait for it (a cleared task reruns the same)."""
+    return TriggerDagRunOperator(
+        task_id=REMEDIES[remedy],
+        trigger_dag_id=remedy,
+        trigger_run_id="{{ run_id }}__" + remedy,
+        conf={
+            "dry_run": False,
+            "reason": "high_error_rate {{ run_id }}: "
+            "{{ ti.xcom_pull(task_ids='choose_remedy_plan')['why'] }}",
+            "parent_run": "{{ dag.dag_id }}/{{ run_id }}",
+        },
+        reset_dag_run=True,
+        wait_for_completion=True,
+        poke_interval=CHILD_POKE_SECONDS,
+        allowed_states=["success"],
+        failed_states=["failed"],
+        fail_when_dag_is_paused=True,
+        deferrable=True,
+    )
+
+
+with runbook_dag(RUNBOOK.name, max_active_runs=1):
+
+    @runbook_step(retries=1)
+    def confirm() -> dict[str, Any]:
+        """Measure the service's error share now; under the threshold ends the run as a false alarm."""
+        evidence = current_evidence()
+        spec = RECOVERED.render({"service": SERVICE, "window": CONFIRM_WINDOW})
+        found = measure(spec, PrometheusHook())
+        evidence.measure("service 5xx share", found.value, found.verdict, query=found.query)
+        if found.verdict == "success":
+            evidence.verdict = "false alarm"
+            raise AirflowSkipException(
+                f"the error share is {found.value} over {CONFIRM_WINDOW}, under {CEILING:.0%}: "
+                "a false alarm or an alert already resolved"
+            )
+        return {"error_share": found.value, "verdict": found.verdict, "reason": found.reason}
+
+    @runbook_step(retries=1)
+    def diagnose(confirmed: dict[str, Any]) -> dict[str, Any]:
+        """Errors by endpoint and release, recent deployments, database, CPU and DWCP health."""
+        evidence = current_evidence()
+        found = diagnosis.read(
+            PrometheusHook(), ReleaseHistory(ReleaseCluster()), RUNBOOK, window=CONFIRM_WINDOW
+        )
+        for name, value in found.measures().items():
+            evidence.measure(name, value, "pass")
+        return found.to_dict()
+
+    @runbook_step
+    def choose_remedy_plan(found: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """Apply the policy to the diagnosis; a dry run names the remedy and starts nothing."""
+        evidence = current_evidence()
+        remedy, why = diagnosis.choose(diagnosis.Diagnosis.from_dict(found), RUNBOOK)
+        evidence.note(f"remedy: {remedy or 'none'} ({why})")
+        if params["dry_run"]:
+            evidence.change(remedy or "on-call", f"would run {remedy or 'nothing: escalate'}", applied=False)
+        return {"remedy": remedy, "why": why, "dry_run": bool(params["dry_run"])}
+
+    @task.branch(task_id="choose_remedy")
+    def choose_remedy(plan: dict[str, Any]) -> str:
+        if plan["dry_run"] or plan["remedy"] not in REMEDIES:
+            return "no_automatic_remedy"
+        return REMEDIES[plan["remedy"]]
+
+    @runbook_step
+    def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
+        """Hand over to people: no remedy applies, or it is not built yet (the ladder keeps escalating)."""
+        if params["dry_run"]:
+            current_evidence().note(f"dry run: would run {plan['remedy'] or 'no runbook'} ({plan['why']})")
+            return
+        current_evidence().verdict = "escalated"
+        raise AirflowFailException(
+            f"no automatic remedy ({plan['remedy'] or 'none'}: {plan['why']}): the on-call takes over; "
+            "the escalation ladder goes on while the run stays open"
+        )
+
+    plan = choose_remedy_plan(diagnose(confirm()))
+    branch = choose_remedy(plan)
+    children = [child_run(remedy) for remedy in REMEDIES]
+    manual = no_automatic_remedy(plan)
+    branch >> [*children, manual]
+    gate = PrometheusGateSensor(
+        task_id="gate_error_rate",
+        gate=RECOVERED,
+        values={"service": SERVICE, "window": "30s"},
+        overrides={"initial_delay_seconds": 30},
+        notify_channel=RUNBOOK.owner.slack_channel,
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        retries=0,
+    )
+    children >> gate
