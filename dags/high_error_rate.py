@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
@@ -36,6 +35,7 @@ from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.incident import diagnosis
+from novacron_runbooks.incident.children import child_run, child_task_id
 from novacron_runbooks.release.cluster import ReleaseCluster
 from novacron_runbooks.release.gates import SERVICE, service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
@@ -44,31 +44,8 @@ from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 RUNBOOK = default_catalog().get("high_error_rate")
 CEILING = float(RUNBOOK.threshold("error_rate").value)
 CONFIRM_WINDOW = "2m"
-REMEDIES = {"rollback": "run_rollback", "database_issues": "run_database_issues"}
+REMEDIES = ("rollback", "database_issues")
 RECOVERED = service_error_gate("error_rate", CEILING)
-CHILD_POKE_SECONDS = 5
-
-
-def child_run(remedy: str) -> TriggerDagRunOperator:
-    """Run the remedy as a child under this run's lock and wait for it (a cleared task reruns the same)."""
-    return TriggerDagRunOperator(
-        task_id=REMEDIES[remedy],
-        trigger_dag_id=remedy,
-        trigger_run_id="{{ run_id }}__" + remedy,
-        conf={
-            "dry_run": False,
-            "reason": "high_error_rate {{ run_id }}: "
-            "{{ ti.xcom_pull(task_ids='choose_remedy_plan')['why'] }}",
-            "parent_run": "{{ dag.dag_id }}/{{ run_id }}",
-        },
-        reset_dag_run=True,
-        wait_for_completion=True,
-        poke_interval=CHILD_POKE_SECONDS,
-        allowed_states=["success"],
-        failed_states=["failed"],
-        fail_when_dag_is_paused=True,
-        deferrable=True,
-    )
 
 
 with runbook_dag(RUNBOOK.name, max_active_runs=1):
@@ -113,7 +90,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     def choose_remedy(plan: dict[str, Any]) -> str:
         if plan["dry_run"] or plan["remedy"] not in REMEDIES:
             return "no_automatic_remedy"
-        return REMEDIES[plan["remedy"]]
+        return child_task_id(plan["remedy"])
 
     @runbook_step
     def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
@@ -129,7 +106,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
 
     plan = choose_remedy_plan(diagnose(confirm()))
     branch = choose_remedy(plan)
-    children = [child_run(remedy) for remedy in REMEDIES]
+    children = [child_run(RUNBOOK.name, remedy, "choose_remedy_plan") for remedy in REMEDIES]
     manual = no_automatic_remedy(plan)
     branch >> [*children, manual]
     gate = PrometheusGateSensor(
