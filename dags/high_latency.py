@@ -1,0 +1,105 @@
+"""High latency (Warning): confirm the p95, find where the time goes, remedy through the matching runbook.
+
+::
+
+    confirm >> diagnose >> choose_remedy ─┬─> run_database_issues ─> gate_latency
+                                          └─> no_automatic_remedy
+
+- ``confirm``: the whole service's request p95 over the confirmation window; under 500 ms ends the run as a
+  false alarm (or an alert already resolved). No answer from Prometheus is no reason to stand down.
+- ``diagnose``: the database's query p95 and pool, CPU per pod, the slowest endpoints.
+- ``choose_remedy``: the policy of RUNBOOKS.md (``incident.latency``): the database → ``database_issues`` as a
+  child run; CPU saturation → ``scale_up`` (not built yet: said, and escalated); otherwise people.
+- ``gate_latency``: the service's p95 under 500 ms again.
+
+A Warning: Slack, no page; the escalation ladder and the incident timeline come with every runbook DAG. A
+dry run diagnoses and names the remedy, and starts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import TriggerRule, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
+from novacron_runbooks.dagkit.factory import runbook_dag
+from novacron_runbooks.gates.measure import measure
+from novacron_runbooks.hooks.prometheus import PrometheusHook
+from novacron_runbooks.incident import latency
+from novacron_runbooks.incident.children import child_run, child_task_id
+from novacron_runbooks.release.gates import SERVICE
+from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
+
+RUNBOOK = default_catalog().get("high_latency")
+CEILING = float(RUNBOOK.threshold("latency_p95").value)
+CONFIRM_WINDOW = "2m"
+CHILDREN = ("database_issues",)
+FAST = latency.latency_gate("latency", CEILING)
+
+with runbook_dag(RUNBOOK.name, max_active_runs=1):
+
+    @runbook_step(retries=1)
+    def confirm() -> dict[str, Any]:
+        """Measure the service's p95 now; under the threshold ends the run as a false alarm."""
+        evidence = current_evidence()
+        found = measure(FAST.render({"service": SERVICE, "window": CONFIRM_WINDOW}), PrometheusHook())
+        evidence.measure("service request p95 seconds", found.value, found.verdict, query=found.query)
+        if found.verdict == "success":
+            evidence.verdict = "false alarm"
+            raise AirflowSkipException(
+                f"p95 is {found.value} s over {CONFIRM_WINDOW}, under {CEILING:g} s: "
+                "a false alarm or an alert already resolved"
+            )
+        return {"p95": found.value, "verdict": found.verdict}
+
+    @runbook_step(retries=1)
+    def diagnose(confirmed: dict[str, Any]) -> dict[str, Any]:
+        """Read the database's part, the pool, CPU and the slowest endpoints."""
+        evidence = current_evidence()
+        found = latency.read(PrometheusHook(), CONFIRM_WINDOW)
+        for name, value in found.to_dict().items():
+            evidence.measure(name.replace("_", " "), value, "pass")
+        return found.to_dict()
+
+    @runbook_step
+    def choose_remedy_plan(found: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """Apply the policy; a dry run names the remedy and starts nothing."""
+        evidence = current_evidence()
+        remedy, why = latency.choose(latency.Slowness.from_dict(found), RUNBOOK)
+        evidence.note(f"remedy: {remedy or 'none'} ({why})")
+        if params["dry_run"]:
+            evidence.change(remedy or "on-call", f"would run {remedy or 'nothing: escalate'}", applied=False)
+        return {"remedy": remedy, "why": why, "dry_run": bool(params["dry_run"])}
+
+    @task.branch(task_id="choose_remedy")
+    def choose_remedy(plan: dict[str, Any]) -> str:
+        if plan["dry_run"] or plan["remedy"] not in CHILDREN:
+            return "no_automatic_remedy"
+        return child_task_id(plan["remedy"])
+
+    @runbook_step
+    def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
+        """Hand over to people: no remedy applies, or it is not built yet."""
+        if params["dry_run"]:
+            current_evidence().note(f"dry run: would run {plan['remedy'] or 'no runbook'} ({plan['why']})")
+            return
+        current_evidence().verdict = "escalated"
+        raise AirflowFailException(f"no automatic remedy ({plan['remedy'] or 'none'}: {plan['why']})")
+
+    plan = choose_remedy_plan(diagnose(confirm()))
+    branch = choose_remedy(plan)
+    children = [child_run(RUNBOOK.name, child, "choose_remedy_plan") for child in CHILDREN]
+    branch >> [*children, no_automatic_remedy(plan)]
+    gate = PrometheusGateSensor(
+        task_id="gate_latency",
+        gate=FAST,
+        values={"service": SERVICE, "window": "30s"},
+        overrides={"initial_delay_seconds": 30},
+        notify_channel=RUNBOOK.owner.slack_channel,
+        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
+        retries=0,
+    )
+    children >> gate
