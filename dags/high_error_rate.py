@@ -26,20 +26,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
-from novacron_runbooks.incident import diagnosis
-from novacron_runbooks.incident.children import child_run, child_task_id
+from novacron_runbooks.incident import diagnosis, steps
+from novacron_runbooks.incident.children import child_run
 from novacron_runbooks.release.cluster import ReleaseCluster
 from novacron_runbooks.release.gates import SERVICE, service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
-from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
 RUNBOOK = default_catalog().get("high_error_rate")
 CEILING = float(RUNBOOK.threshold("error_rate").value)
@@ -79,43 +78,22 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step
     def choose_remedy_plan(found: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         """Apply the policy to the diagnosis; a dry run names the remedy and starts nothing."""
-        evidence = current_evidence()
         remedy, why = diagnosis.choose(diagnosis.Diagnosis.from_dict(found), RUNBOOK)
-        evidence.note(f"remedy: {remedy or 'none'} ({why})")
-        if params["dry_run"]:
-            evidence.change(remedy or "on-call", f"would run {remedy or 'nothing: escalate'}", applied=False)
-        return {"remedy": remedy, "why": why, "dry_run": bool(params["dry_run"])}
+        return steps.plan(remedy, why, bool(params["dry_run"]))
 
     @task.branch(task_id="choose_remedy")
     def choose_remedy(plan: dict[str, Any]) -> str:
-        if plan["dry_run"] or plan["remedy"] not in REMEDIES:
-            return "no_automatic_remedy"
-        return child_task_id(plan["remedy"])
+        return steps.branch(plan, REMEDIES)
 
     @runbook_step
-    def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
+    def no_automatic_remedy(plan: dict[str, Any]) -> None:
         """Hand over to people: no remedy applies, or it is not built yet (the ladder keeps escalating)."""
-        if params["dry_run"]:
-            current_evidence().note(f"dry run: would run {plan['remedy'] or 'no runbook'} ({plan['why']})")
-            return
-        current_evidence().verdict = "escalated"
-        raise AirflowFailException(
-            f"no automatic remedy ({plan['remedy'] or 'none'}: {plan['why']}): the on-call takes over; "
-            "the escalation ladder goes on while the run stays open"
-        )
+        steps.hand_over(plan)
 
     plan = choose_remedy_plan(diagnose(confirm()))
     branch = choose_remedy(plan)
     children = [child_run(RUNBOOK.name, remedy, "choose_remedy_plan") for remedy in REMEDIES]
     manual = no_automatic_remedy(plan)
     branch >> [*children, manual]
-    gate = PrometheusGateSensor(
-        task_id="gate_error_rate",
-        gate=RECOVERED,
-        values={"service": SERVICE, "window": "30s"},
-        overrides={"initial_delay_seconds": 30},
-        notify_channel=RUNBOOK.owner.slack_channel,
-        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-        retries=0,
-    )
+    gate = steps.verify_gate("gate_error_rate", RECOVERED, RUNBOOK.owner.slack_channel)
     children >> gate

@@ -20,18 +20,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
-from novacron_runbooks.incident import latency
-from novacron_runbooks.incident.children import child_run, child_task_id
+from novacron_runbooks.incident import latency, steps
+from novacron_runbooks.incident.children import child_run
 from novacron_runbooks.release.gates import SERVICE
-from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
 RUNBOOK = default_catalog().get("high_latency")
 CEILING = float(RUNBOOK.threshold("latency_p95").value)
@@ -67,39 +66,21 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step
     def choose_remedy_plan(found: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         """Apply the policy; a dry run names the remedy and starts nothing."""
-        evidence = current_evidence()
         remedy, why = latency.choose(latency.Slowness.from_dict(found), RUNBOOK)
-        evidence.note(f"remedy: {remedy or 'none'} ({why})")
-        if params["dry_run"]:
-            evidence.change(remedy or "on-call", f"would run {remedy or 'nothing: escalate'}", applied=False)
-        return {"remedy": remedy, "why": why, "dry_run": bool(params["dry_run"])}
+        return steps.plan(remedy, why, bool(params["dry_run"]))
 
     @task.branch(task_id="choose_remedy")
     def choose_remedy(plan: dict[str, Any]) -> str:
-        if plan["dry_run"] or plan["remedy"] not in CHILDREN:
-            return "no_automatic_remedy"
-        return child_task_id(plan["remedy"])
+        return steps.branch(plan, CHILDREN)
 
     @runbook_step
-    def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
-        """Hand over to people: no remedy applies, or it is not built yet."""
-        if params["dry_run"]:
-            current_evidence().note(f"dry run: would run {plan['remedy'] or 'no runbook'} ({plan['why']})")
-            return
-        current_evidence().verdict = "escalated"
-        raise AirflowFailException(f"no automatic remedy ({plan['remedy'] or 'none'}: {plan['why']})")
+    def no_automatic_remedy(plan: dict[str, Any]) -> None:
+        """Hand over to people: no remedy applies, or it is not built yet (the ladder keeps escalating)."""
+        steps.hand_over(plan)
 
     plan = choose_remedy_plan(diagnose(confirm()))
     branch = choose_remedy(plan)
     children = [child_run(RUNBOOK.name, child, "choose_remedy_plan") for child in CHILDREN]
     branch >> [*children, no_automatic_remedy(plan)]
-    gate = PrometheusGateSensor(
-        task_id="gate_latency",
-        gate=FAST,
-        values={"service": SERVICE, "window": "30s"},
-        overrides={"initial_delay_seconds": 30},
-        notify_channel=RUNBOOK.owner.slack_channel,
-        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-        retries=0,
-    )
+    gate = steps.verify_gate("gate_latency", FAST, RUNBOOK.owner.slack_channel)
     children >> gate

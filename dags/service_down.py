@@ -24,18 +24,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import TriggerRule, task
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
-from novacron_runbooks.incident import outage
-from novacron_runbooks.incident.children import child_run, child_task_id
+from novacron_runbooks.incident import outage, steps
+from novacron_runbooks.incident.children import child_run
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
-from novacron_runbooks.release.gates import SERVICE, service_error_gate
+from novacron_runbooks.release.gates import service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
-from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
 RUNBOOK = default_catalog().get("service_down")
 CEILING = float(default_catalog().get("high_error_rate").threshold("error_rate").value)
@@ -74,26 +73,13 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step
     def choose_remedy_plan(found: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         """Apply the policy; a dry run names the remedy and changes nothing."""
-        evidence = current_evidence()
         situation = outage.Outage.from_dict(found)
         remedy, why = outage.choose(situation)
-        evidence.note(f"remedy: {remedy or 'none'} ({why})")
-        if params["dry_run"]:
-            evidence.change(remedy or "on-call", f"would run {remedy or 'nothing: escalate'}", applied=False)
-        return {
-            "remedy": remedy,
-            "why": why,
-            "dry_run": bool(params["dry_run"]),
-            "colour": situation.service_colour,
-        }
+        return steps.plan(remedy, why, bool(params["dry_run"]), colour=situation.service_colour)
 
     @task.branch(task_id="choose_remedy")
     def choose_remedy(plan: dict[str, Any]) -> str:
-        if plan["dry_run"] or plan["remedy"] is None:
-            return "no_automatic_remedy"
-        if plan["remedy"] == "restart":
-            return "restart_api"
-        return child_task_id(plan["remedy"])
+        return steps.branch(plan, CHILDREN, local={"restart": "restart_api"})
 
     @runbook_step
     def restart_api(plan: dict[str, Any]) -> str:
@@ -104,13 +90,9 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         return deployment
 
     @runbook_step
-    def no_automatic_remedy(plan: dict[str, Any], params: dict[str, Any]) -> None:
+    def no_automatic_remedy(plan: dict[str, Any]) -> None:
         """Hand over to people: no remedy applies (the ladder keeps escalating while the run is open)."""
-        if params["dry_run"]:
-            current_evidence().note(f"dry run: would run {plan['remedy'] or 'no runbook'} ({plan['why']})")
-            return
-        current_evidence().verdict = "escalated"
-        raise AirflowFailException(f"no automatic remedy ({plan['why']}): the on-call takes over")
+        steps.hand_over(plan)
 
     plan = choose_remedy_plan(diagnose(confirm()))
     branch = choose_remedy(plan)
@@ -119,13 +101,5 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         restart_api(plan),
     ]
     branch >> [*remedies, no_automatic_remedy(plan)]
-    gate = PrometheusGateSensor(
-        task_id="gate_service",
-        gate=SERVING,
-        values={"service": SERVICE, "window": "30s"},
-        overrides={"initial_delay_seconds": 30},
-        notify_channel=RUNBOOK.owner.slack_channel,
-        trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS,
-        retries=0,
-    )
+    gate = steps.verify_gate("gate_service", SERVING, RUNBOOK.owner.slack_channel)
     remedies >> gate
