@@ -15,6 +15,7 @@ from release_state import (
     read_state,
     reset_release_state,
     resource_versions,
+    wait_service_healthy,
 )
 
 from novacron_runbooks.dagkit.report.store import read_report
@@ -43,6 +44,8 @@ def test_a_promoted_bad_release_is_confirmed_and_named_for_rollback_in_a_dry_run
 
 
 def test_a_healthy_service_ends_the_run_as_a_false_alarm(sandbox):
+    # Earlier tests on this sandbox may have served errors inside the 2-minute confirmation window.
+    wait_service_healthy(180, window="2m")
     run = run_dag(load_dag("high_error_rate"), {"dry_run": False})
     states = task_states(run)
     assert states["confirm"] == "skipped", states
