@@ -20,7 +20,6 @@ Read-only: it queries Prometheus and the cluster and changes nothing.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,11 +51,7 @@ ENDPOINT_P95 = (
     "histogram_quantile(0.95, sum by (le, endpoint) "
     '(rate(http_request_duration_seconds_bucket{service="novacron-api"}[$rate])))'
 )
-RECENT = timedelta(hours=1)
-
-
-def _finite(value: float) -> bool:
-    return not (math.isnan(value) or math.isinf(value))
+RECENT_MINUTES = 60
 
 
 with runbook_dag(RUNBOOK.name):
@@ -83,13 +78,9 @@ with runbook_dag(RUNBOOK.name):
                 ).series
             }
             evidence.attach(f"{panel.name}.png", plot_png(panel, series), panel.title)
-            whole = hook.query(panel.queries["{endpoint}"].replace("$rate", f"{minutes}m")).samples
-            values = {s.labels.get("endpoint", "?"): s.value for s in whole if _finite(s.value)}
-            evidence.measure(
-                f"{panel.title} ({minutes}m)",
-                {k: round(v, 4) for k, v in values.items()},
-                "pass" if values else "unknown",
-            )
+            query = panel.queries["{endpoint}"].replace("$rate", f"{minutes}m")
+            values = hook.query(query).finite_by("endpoint")
+            evidence.measure(f"{panel.title} ({minutes}m)", values, "pass" if values else "unknown")
             if not values:
                 found.append(Finding("warning", f"{panel.title}: no data", "Prometheus returned no samples"))
             for endpoint, value in values.items():
@@ -141,12 +132,7 @@ with runbook_dag(RUNBOOK.name):
     def recent_releases() -> list[dict[str, Any]]:
         """Releases of the last hour: a new release is the first suspect for new errors."""
         evidence = current_evidence()
-        since = datetime.now(tz=UTC) - RECENT
-        recent = [
-            r
-            for r in ReleaseHistory(ReleaseCluster()).records()
-            if r.started_at and datetime.fromisoformat(r.started_at) >= since
-        ]
+        recent = ReleaseHistory(ReleaseCluster()).started_since(RECENT_MINUTES)
         evidence.measure(
             "releases in the last hour", [f"r{r.revision} {r.image} {r.result}" for r in recent], "pass"
         )

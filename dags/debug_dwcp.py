@@ -17,7 +17,6 @@ Read-only. The ``link`` param reaches PromQL only as a quoted label value.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,11 +42,6 @@ AGENT = "dwcp-agent"
 READERS = ("measure_migrations", "measure_links", "inspect_agents")
 
 
-def _value(hook: PrometheusHook, query: str) -> float | None:
-    values = [v for v in hook.query(query).values if not (math.isnan(v) or math.isinf(v))]
-    return values[0] if values else None
-
-
 def link_selector(link: str) -> str:
     """``{link="..."}`` for one link (quoted), or nothing for every link."""
     return f"{{link={quote(link)}}}" if link else ""
@@ -61,15 +55,13 @@ with runbook_dag(RUNBOOK.name):
         evidence = current_evidence()
         hook = PrometheusHook()
         window = f"{params['window_minutes']}m"
-        rate = _value(
-            hook,
+        rate = hook.query(
             f'sum(increase(dwcp_migrations_total{{result="success"}}[{window}]))'
-            f" / sum(increase(dwcp_migrations_total[{window}]))",
-        )
-        p95 = _value(
-            hook,
-            f"histogram_quantile(0.95, sum by (le) (rate(dwcp_migration_duration_seconds_bucket[{window}])))",
-        )
+            f" / sum(increase(dwcp_migrations_total[{window}]))"
+        ).first_finite()
+        p95 = hook.query(
+            f"histogram_quantile(0.95, sum by (le) (rate(dwcp_migration_duration_seconds_bucket[{window}])))"
+        ).first_finite()
         evidence.measure(
             "migration success rate",
             rate,
@@ -114,12 +106,8 @@ with runbook_dag(RUNBOOK.name):
             result = hook.query_range(query.replace("$rate", rate), start, end, step)
             series = {s.labels.get("link", "?"): s.points for s in result.series}
             evidence.attach(f"{panel.name}.png", plot_png(panel, series), panel.title)
-            now = {
-                s.labels.get("link", "?"): s.value for s in hook.query(query.replace("$rate", rate)).samples
-            }
-            evidence.measure(
-                panel.title, {k: round(v, 1) for k, v in now.items()}, "pass" if now else "unknown"
-            )
+            now = hook.query(query.replace("$rate", rate)).finite_by("link", digits=1)
+            evidence.measure(panel.title, now, "pass" if now else "unknown")
             if not now:
                 found.append(Finding("warning", f"{panel.title}: no data", "no link reported"))
             if panel.threshold is not None:

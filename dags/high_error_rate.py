@@ -27,17 +27,15 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
-from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.incident import diagnosis, steps
 from novacron_runbooks.incident.children import child_run
 from novacron_runbooks.release.cluster import ReleaseCluster
-from novacron_runbooks.release.gates import SERVICE, service_error_gate
+from novacron_runbooks.release.gates import service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
 RUNBOOK = default_catalog().get("high_error_rate")
@@ -52,17 +50,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step(retries=1)
     def confirm() -> dict[str, Any]:
         """Measure the service's error share now; under the threshold ends the run as a false alarm."""
-        evidence = current_evidence()
-        spec = RECOVERED.render({"service": SERVICE, "window": CONFIRM_WINDOW})
-        found = measure(spec, PrometheusHook())
-        evidence.measure("service 5xx share", found.value, found.verdict, query=found.query)
-        if found.verdict == "success":
-            evidence.verdict = "false alarm"
-            raise AirflowSkipException(
-                f"the error share is {found.value} over {CONFIRM_WINDOW}, under {CEILING:.0%}: "
-                "a false alarm or an alert already resolved"
-            )
-        return {"error_share": found.value, "verdict": found.verdict, "reason": found.reason}
+        return steps.confirm(RECOVERED, "service 5xx share", CONFIRM_WINDOW)
 
     @runbook_step(retries=1)
     def diagnose(confirmed: dict[str, Any]) -> dict[str, Any]:

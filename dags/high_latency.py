@@ -21,16 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
-from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.incident import latency, steps
 from novacron_runbooks.incident.children import child_run
-from novacron_runbooks.release.gates import SERVICE
 
 RUNBOOK = default_catalog().get("high_latency")
 CEILING = float(RUNBOOK.threshold("latency_p95").value)
@@ -43,16 +40,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
     @runbook_step(retries=1)
     def confirm() -> dict[str, Any]:
         """Measure the service's p95 now; under the threshold ends the run as a false alarm."""
-        evidence = current_evidence()
-        found = measure(FAST.render({"service": SERVICE, "window": CONFIRM_WINDOW}), PrometheusHook())
-        evidence.measure("service request p95 seconds", found.value, found.verdict, query=found.query)
-        if found.verdict == "success":
-            evidence.verdict = "false alarm"
-            raise AirflowSkipException(
-                f"p95 is {found.value} s over {CONFIRM_WINDOW}, under {CEILING:g} s: "
-                "a false alarm or an alert already resolved"
-            )
-        return {"p95": found.value, "verdict": found.verdict}
+        return steps.confirm(FAST, "service request p95 seconds", CONFIRM_WINDOW)
 
     @runbook_step(retries=1)
     def diagnose(confirmed: dict[str, Any]) -> dict[str, Any]:

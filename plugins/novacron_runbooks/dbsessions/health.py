@@ -7,7 +7,6 @@ unknown rather than as healthy; the gates after the remediation fail closed as e
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from novacron_runbooks.gates.spec import Condition, GateSpec
@@ -44,11 +43,10 @@ def read_alert_measures(
     found: dict[str, tuple[float | None, bool]] = {}
     for name, (query, ceiling) in checks.items():
         try:
-            values = hook.query(query).values
+            value = hook.query(query).first_finite()
         except Exception as exc:  # noqa: BLE001 - confirmation goes on with the database's own view
             hook.log.warning("%s: Prometheus did not answer: %s", name, exc)
-            values = []
-        value = values[0] if values and not math.isnan(values[0]) else None
+            value = None
         found[name] = (value, value is not None and value > ceiling)
     return found
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 API_SELECTOR = 'namespace="novacron",container="api"'
+API_POD_CPU = f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{API_SELECTOR}}}[$rate]))"
+"""Cores each API pod uses over ``$rate`` (the alert rule HighCpuUsage reads the same)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ def performance_panels(cpu: float, latency_p95: float, pool: float) -> list[Pane
             "cpu",
             "CPU per api pod (cores)",
             "cores",
-            {"{pod}": f"sum by (pod) (rate(container_cpu_usage_seconds_total{{{API_SELECTOR}}}[$rate]))"},
+            {"{pod}": API_POD_CPU},
             cpu,
         ),
         Panel(
@@ -70,4 +72,4 @@ SLOWEST_ENDPOINTS = (
     "topk(5, histogram_quantile(0.95, sum by (le, endpoint) "
     '(rate(http_request_duration_seconds_bucket{service="novacron-api"}[$window]))))'
 )
-BUSIEST_PODS = f"topk(3, sum by (pod) (rate(container_cpu_usage_seconds_total{{{API_SELECTOR}}}[$window])))"
+BUSIEST_PODS = "topk(3, " + API_POD_CPU.replace("$rate", "$window") + ")"

@@ -14,6 +14,7 @@ login + password for basic auth. Extras: ``bearer_token``, ``tenant_id``, ``time
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,16 @@ class QueryResult:
     def values(self) -> list[float]:
         """Return the sample values (vector/scalar) in Prometheus's order."""
         return [sample.value for sample in self.samples]
+
+    def first_finite(self) -> float | None:
+        """Return the first sample value that is a number (NaN and ±Inf are no reading), else ``None``."""
+        return next((v for v in self.values if math.isfinite(v)), None)
+
+    def finite_by(self, label: str, digits: int = 4) -> dict[str, float]:
+        """Return ``{label value: sample value}`` of the finite samples (``?`` where the label is missing)."""
+        return {
+            s.labels.get(label, "?"): round(s.value, digits) for s in self.samples if math.isfinite(s.value)
+        }
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from novacron_runbooks.dbsessions.health import POOL_USAGE
+from novacron_runbooks.diagnostics.panels import API_POD_CPU
 from novacron_runbooks.gates.promql import quote
 from novacron_runbooks.release.gates import SERVICE, image_version
 
@@ -59,52 +60,32 @@ class Diagnosis:
         return cls(**raw)
 
 
-def _vector(hook: PrometheusHook, query: str, label: str) -> dict[str, float]:
-    found = hook.query(query).samples
-    return {
-        "/".join(s.labels.get(part, "?") for part in label.split(",")): round(s.value, 4)
-        for s in found
-        if not (math.isnan(s.value) or math.isinf(s.value))
-    }
-
-
-def _scalar(hook: PrometheusHook, query: str) -> float | None:
-    values = [v for v in hook.query(query).values if not (math.isnan(v) or math.isinf(v))]
-    return values[0] if values else None
-
-
 def read(hook: PrometheusHook, history: ReleaseHistory, runbook: Runbook, window: str) -> Diagnosis:
     """Read the symptoms once (``window`` is a duration the caller chose, e.g. ``2m``)."""
     service = quote(SERVICE)
     requests = f"http_requests_total{{service={service}}}"
     errors = f'http_requests_total{{service={service},code=~"5.."}}'
-    since = datetime.now(tz=UTC) - timedelta(minutes=runbook.threshold("recent_deployment_window").value)
     recent = [
         {"revision": r.revision, "image": r.image, "result": r.result, "started_at": r.started_at}
-        for r in history.records()
-        if r.started_at and datetime.fromisoformat(r.started_at) >= since and r.result in RECENT_RESULTS
+        for r in history.started_since(runbook.threshold("recent_deployment_window").value)
+        if r.result in RECENT_RESULTS
     ]
     by_version = f"sum by (version) (rate({requests}[{window}]))"
+    by_endpoint = hook.query(f"sum by (endpoint, code) (rate({errors}[{window}]))")
     return Diagnosis(
-        errors_by_version=_vector(
-            hook,
-            f"(sum by (version) (rate({errors}[{window}])) or {by_version} * 0) / {by_version}",
-            "version",
-        ),
-        errors_by_endpoint=_vector(
-            hook, f"sum by (endpoint, code) (rate({errors}[{window}]))", "endpoint,code"
-        ),
+        errors_by_version=hook.query(
+            f"(sum by (version) (rate({errors}[{window}])) or {by_version} * 0) / {by_version}"
+        ).finite_by("version"),
+        errors_by_endpoint={
+            f"{s.labels.get('endpoint', '?')}/{s.labels.get('code', '?')}": round(s.value, 4)
+            for s in by_endpoint.samples
+            if math.isfinite(s.value)
+        },
         recent_releases=recent,
-        pool_usage=_scalar(
-            hook,
-            'max(novacron_db_pool_connections{state="in_use"}'
-            ' / ignoring(state) novacron_db_pool_connections{state="max"})',
-        ),
-        database_up=_scalar(hook, "min(novacron_db_up)"),
-        max_cpu=_scalar(
-            hook, f'max(sum by (pod) (rate(container_cpu_usage_seconds_total{{container="api"}}[{window}])))'
-        ),
-        dwcp_agents_up=_scalar(hook, "sum(dwcp_agent_up)"),
+        pool_usage=hook.query(POOL_USAGE).first_finite(),
+        database_up=hook.query("min(novacron_db_up)").first_finite(),
+        max_cpu=hook.query("max(" + API_POD_CPU.replace("$rate", window) + ")").first_finite(),
+        dwcp_agents_up=hook.query("sum(dwcp_agent_up)").first_finite(),
     )
 
 

@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from novacron_runbooks.dbsessions.health import POOL_USAGE, QUERY_P95
+from novacron_runbooks.diagnostics.panels import API_POD_CPU
 from novacron_runbooks.gates.promql import quote
 from novacron_runbooks.gates.spec import Condition, GateSpec
 from novacron_runbooks.release.gates import SERVICE
@@ -54,30 +54,17 @@ class Slowness:
         return cls(**raw)
 
 
-def _finite(values: list[float]) -> float | None:
-    kept = [v for v in values if not (math.isnan(v) or math.isinf(v))]
-    return kept[0] if kept else None
-
-
 def read(hook: PrometheusHook, window: str) -> Slowness:
     """Read where the time goes over ``window`` (a duration the caller chose, e.g. ``2m``)."""
     endpoints = hook.query(
         "topk(5, histogram_quantile(0.95, sum by (le, endpoint) "
         f"(rate(http_request_duration_seconds_bucket{{service={quote(SERVICE)}}}[{window}]))))"
-    ).samples
+    )
     return Slowness(
-        query_p95=_finite(hook.query(QUERY_P95.replace("$window", window)).values),
-        pool_usage=_finite(hook.query(POOL_USAGE).values),
-        max_cpu=_finite(
-            hook.query(
-                f'max(sum by (pod) (rate(container_cpu_usage_seconds_total{{container="api"}}[{window}])))'
-            ).values
-        ),
-        slowest_endpoints={
-            s.labels.get("endpoint", "?"): round(s.value, 3)
-            for s in endpoints
-            if _finite([s.value]) is not None
-        },
+        query_p95=hook.query(QUERY_P95.replace("$window", window)).first_finite(),
+        pool_usage=hook.query(POOL_USAGE).first_finite(),
+        max_cpu=hook.query("max(" + API_POD_CPU.replace("$rate", window) + ")").first_finite(),
+        slowest_endpoints=endpoints.finite_by("endpoint", digits=3),
     )
 
 

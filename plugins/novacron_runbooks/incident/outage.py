@@ -74,13 +74,10 @@ def read(cluster: ReleaseCluster, history: ReleaseHistory, runbook: Runbook) -> 
         found = cluster.workload(name)
         if found is not None:
             deployments[name] = {"image": found.image, "replicas": found.replicas, "ready": found.ready}
-    since = dt.datetime.now(tz=dt.UTC) - dt.timedelta(
-        minutes=runbook.threshold("recent_deployment_window").value
-    )
     recent = [
         {"revision": r.revision, "image": r.image, "colour": r.colour, "result": r.result}
-        for r in history.records()
-        if r.started_at and dt.datetime.fromisoformat(r.started_at) >= since and r.runbook != "adopted"
+        for r in history.started_since(runbook.threshold("recent_deployment_window").value)
+        if r.runbook != "adopted"
     ]
     health = [p.to_dict() for p in pods.pods_of(cluster, f"app={SERVICE}")]
     return Outage(colour, deployments, health, recent)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import TriggerRule
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.gates.measure import measure
+from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.incident.children import child_task_id
 from novacron_runbooks.release.gates import SERVICE
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
@@ -18,6 +20,23 @@ if TYPE_CHECKING:
 HAND_OVER = "no_automatic_remedy"
 VERIFY_WINDOW_SECONDS = 30
 """The gate's rate window, waited out first so it holds only samples taken after the remedy."""
+
+
+def confirm(gate: GateSpec, what: str, window: str) -> dict[str, Any]:
+    """Measure the alert's own symptom over the service now; a passing ``gate`` ends the run as a false alarm.
+
+    No data or an unreachable Prometheus is no reason to stand down: the run goes on to diagnose.
+    """
+    evidence = current_evidence()
+    found = measure(gate.render({"service": SERVICE, "window": window}), PrometheusHook())
+    evidence.measure(what, found.value, found.verdict, query=found.query)
+    if found.verdict == "success":
+        evidence.verdict = "false alarm"
+        raise AirflowSkipException(
+            f"{what} is {found.value} over {window}, within the threshold: a false alarm or an alert "
+            "already resolved"
+        )
+    return {"value": found.value, "verdict": found.verdict, "reason": found.reason}
 
 
 def plan(remedy: str | None, why: str, dry_run: bool, **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from kubernetes.client.exceptions import ApiException
@@ -85,6 +85,11 @@ class ReleaseHistory:
     def records(self) -> list[Release]:
         """All kept records, oldest first."""
         return self._read()[0]
+
+    def started_since(self, minutes: float) -> list[Release]:
+        """Return the records started within the last ``minutes``, oldest first."""
+        since = datetime.now(tz=UTC) - timedelta(minutes=minutes)
+        return [r for r in self.records() if r.started_at and datetime.fromisoformat(r.started_at) >= since]
 
     def _write(self, records: list[Release], resource_version: str | None) -> None:
         core, ns = self.cluster.core, self.cluster.namespace
