@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from sandbox import components, connections, orchestrator, postgres
+from sandbox import alert_timing, components, connections, orchestrator, postgres
 from sandbox.faults import set_fault
 from sandbox.layout import Layout, default_layout
 from sandbox.processes import SandboxError
@@ -97,6 +97,15 @@ def cmd_fault(layout: Layout, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alert_timing(layout: Layout, args: argparse.Namespace) -> int:
+    speedups = {} if args.reset else dict.fromkeys(args.alerts, args.speedup)
+    if not speedups and not args.reset:
+        raise SandboxError("alert-timing: name the alerts to speed up, or pass --reset")
+    changed = alert_timing.apply(layout, speedups)
+    print(f"{', '.join(changed)}: {args.speedup}x faster" if changed else "alert rules as generated")
+    return 0
+
+
 def cmd_connections(layout: Layout, _args: argparse.Namespace) -> int:
     connections.write_env_file(layout)
     print(layout.connections_env.read_text(), end="")
@@ -117,6 +126,13 @@ def parser() -> argparse.ArgumentParser:
     fault.add_argument("switch", help=", ".join([*STANDIN_FAULTS, *CLUSTER_FAULTS]))
     fault.add_argument("value", nargs="?", help="switch value (JSON), or stop|start for primary/replica")
     fault.set_defaults(func=cmd_fault)
+    timing = sub.add_parser(
+        "alert-timing", help="speed up named alerts (their `for` and range windows) in the running Prometheus"
+    )
+    timing.add_argument("alerts", nargs="*", help="alert names, e.g. HighErrorRate")
+    timing.add_argument("--speedup", type=int, default=20, help="divide `for` and windows by it (20)")
+    timing.add_argument("--reset", action="store_true", help="load the rules exactly as generated")
+    timing.set_defaults(func=cmd_alert_timing)
     sub.add_parser("connections", help="write and print the AIRFLOW_CONN_* lines").set_defaults(
         func=cmd_connections
     )

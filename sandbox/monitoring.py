@@ -12,6 +12,7 @@ import subprocess
 from string import Template
 from typing import TYPE_CHECKING
 
+from sandbox.alert_timing import ALERTS_DIR, rules_dir, write_rules
 from sandbox.layout import HOST, REPO_ROOT
 from sandbox.postgres import DB_NAME, writable
 from sandbox.processes import SandboxError
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from sandbox.layout import Layout
 
 TEMPLATES = REPO_ROOT / "include" / "sandbox"
-ALERTS_DIR = REPO_ROOT / "include" / "alerts"
 WEBHOOK_PATH = "/novacron/alertmanager/webhook"
 
 
@@ -55,17 +55,18 @@ def _validate(argv: list[str], what: str) -> None:
 
 
 def prepare(layout: Layout) -> None:
-    """Render both configs and validate them with the packages' own checkers."""
+    """Render both configs, copy the alert rules as generated, validate with the packages' own checkers."""
     tools = find_tools()
     if not ALERTS_DIR.exists():
         ALERTS_DIR.mkdir(parents=True)
         (ALERTS_DIR / ".gitkeep").touch()
+    write_rules(layout)
     folder = monitoring_dir(layout)
     prom = _render(
         "prometheus.yml",
         folder / "prometheus.yml",
         host=HOST,
-        alerts_dir=ALERTS_DIR,
+        alerts_dir=rules_dir(layout),
         standin_port=layout.port("standin"),
         pg_exporter_port=layout.port("pg_exporter"),
         prometheus_port=layout.port("prometheus"),

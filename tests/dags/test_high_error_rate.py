@@ -19,6 +19,7 @@ from release_state import (
 )
 
 from novacron_runbooks.dagkit.report.store import read_report
+from sandbox import alert_timing
 
 pytestmark = pytest.mark.sandbox
 
@@ -53,38 +54,64 @@ def test_a_healthy_service_ends_the_run_as_a_false_alarm(sandbox):
     assert "false alarm" in read_report("high_error_rate", run.run_id, "markdown")
 
 
+def runs_of(server, dag_id: str) -> list[dict]:
+    status, body = server.request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100")
+    assert status == 200, body
+    return list(body["dag_runs"])
+
+
 @pytest.mark.airflow_server
-def test_the_incident_rolls_the_bad_release_back_through_a_child_run_and_verifies(airflow_server, sandbox):
+def test_a_bad_release_fires_the_alert_and_the_incident_it_starts_rolls_it_back(airflow_server, sandbox):
+    """The whole chain: errors → Prometheus rule → Alertmanager → bridge → incident → rollback → resolved.
+
+    Only the timing is the test's: ``HighErrorRate`` is sped up 20x in the sandbox's copy of the rules
+    (``for`` 5m → 15s, its 5m windows → 15s), so it fires and resolves within the test.
+    """
     server = airflow_server
     reset_release_state(healthy=False)
+    before = {run["dag_run_id"] for run in runs_of(server, "high_error_rate")}
     try:
         for dag_id in ("high_error_rate", "rollback"):
             status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
             assert status == 200, body
+        alert_timing.apply(sandbox, {"HighErrorRate": 20})
         promote_bad_release(keep_old_colour=True)
-        eventually(
-            lambda: promql(
-                sandbox, 'sum(rate(http_requests_total{version="1.5.0-bad",code=~"5.."}[1m])) > 0'
-            ),
-            90,
-            "Prometheus to see the bad release's errors",
+        started = eventually(
+            lambda: [r for r in runs_of(server, "high_error_rate") if r["dag_run_id"] not in before],
+            180,
+            "Alertmanager to start high_error_rate through the bridge",
         )
-        status, run = server.request(
-            "POST",
-            "/api/v2/dags/high_error_rate/dagRuns",
-            {"logical_date": None, "dag_run_id": "inc_12", "conf": {"dry_run": False, "reason": "INC-12"}},
-        )
-        assert status == 200, run
-        finished = server.wait_for_run("high_error_rate", "inc_12", timeout=420)
+        run_id = started[0]["dag_run_id"]
+        assert started[0]["conf"]["alert"]["labels"]["alertname"] == "HighErrorRate"
+        assert started[0]["conf"]["dry_run"] is False  # within the breaker's budget: it remediates
+        finished = server.wait_for_run("high_error_rate", run_id, timeout=420)
         assert finished["state"] == "success", finished
-        child = server.wait_for_run("rollback", "inc_12__rollback", timeout=60)
+        child = server.wait_for_run("rollback", f"{run_id}__rollback", timeout=60)
         assert child["state"] == "success"
-        assert child["conf"]["parent_run"] == "high_error_rate/inc_12"  # worked under the incident's lock
+        assert child["conf"]["parent_run"] == f"high_error_rate/{run_id}"  # worked under the incident's lock
         state = read_state()
         assert (state.active, state.active_image) == ("blue", SEED_IMAGE)
-        status, report = server.request("GET", "/novacron/reports/high_error_rate/inc_12/report.md")
+        status, report = server.request("GET", f"/novacron/reports/high_error_rate/{run_id}/report.md")
         assert status == 200 and "remedy: rollback" in report
+        resolved = eventually(
+            lambda: (
+                "Resolved: HighErrorRate"
+                in (
+                    server.request("GET", f"/api/v2/dags/high_error_rate/dagRuns/{run_id}")[1].get("note")
+                    or ""
+                )
+            ),
+            180,
+            "Alertmanager's resolved notification on the incident's note",
+        )
+        assert resolved
+        # Alertmanager repeated the firing group while the run was active: still the one run.
+        new_runs = [
+            r["dag_run_id"] for r in runs_of(server, "high_error_rate") if r["dag_run_id"] not in before
+        ]
+        assert new_runs == [run_id]
     finally:
+        alert_timing.apply(sandbox, {})
         for dag_id in ("high_error_rate", "rollback"):
             server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": True})
         reset_release_state(healthy=False)
