@@ -1,7 +1,9 @@
 """Monthly runbook review: runbooks due for review, and runbooks that failed or overran since the last review.
 
 The index's review cycle asks the team to update runbooks monthly based on incidents. This DAG reads the
-catalog's review dates and the run reports, posts the summary to the SRE channel and writes its own report.
+catalog's review dates and the run reports, posts the summary to the SRE channel and writes its own report,
+with each runbook's success rate and time to resolve over the month (the figures of
+``novacron_runbooks.effectiveness``, the same the weekly ``runbook_effectiveness`` job publishes).
 It changes nothing, so it is safe to re-run at any time.
 """
 
@@ -17,21 +19,23 @@ from novacron_runbooks.catalog import default_catalog, scheduled_job
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.notify import post_slack
+from novacron_runbooks.effectiveness.history import Window
+from novacron_runbooks.effectiveness.stats import figures_of
 from novacron_runbooks.review import review_catalog, summary_text
 
 JOB = scheduled_job("runbook_review")
 
 
-def _review_window(params: dict[str, Any]) -> tuple[date, datetime]:
-    """As-of date and start of the period: the run's own month when scheduled, ``since_days`` otherwise."""
+def _review_window(params: dict[str, Any]) -> tuple[date, Window]:
+    """As-of date and period: the run's own month when scheduled, the last ``since_days`` otherwise."""
     context = get_current_context()
     as_of = params["review_date"]
     today = date.fromisoformat(as_of) if as_of else datetime.now(tz=UTC).date()
-    start = context.get("data_interval_start")
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
     if context["dag_run"].run_type == "scheduled" and start is not None:
-        return today, start
+        return today, Window(start, end, "month")
     midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
-    return today, midnight - timedelta(days=params["since_days"])
+    return today, Window(midnight - timedelta(days=params["since_days"]), None, f"{params['since_days']}d")
 
 
 with runbook_dag(JOB.name, runbook=JOB, schedule="@monthly"):
@@ -39,14 +43,13 @@ with runbook_dag(JOB.name, runbook=JOB, schedule="@monthly"):
     @runbook_step
     def review_runbooks(params: dict[str, Any]) -> dict[str, Any]:
         """Check every catalog entry's review date and its runs since the last review."""
-        today, since = _review_window(params)
-        findings = review_catalog(default_catalog(), today, since)
+        today, window = _review_window(params)
+        findings = review_catalog(default_catalog(), today, window)
         evidence = current_evidence()
         for item in findings:
             verdict = "attention" if item.needs_attention else "ok"
-            counts = {"due": item.due, "runs": item.runs, "failed": item.failed_runs}
-            evidence.measure(item.name, {**counts, "overran": item.overrun_runs}, verdict)
-        return {"text": summary_text(findings, today, since), "findings": [asdict(f) for f in findings]}
+            evidence.measure(item.name, {"due": item.due, **figures_of(item.effectiveness)}, verdict)
+        return {"text": summary_text(findings, today, window), "findings": [asdict(f) for f in findings]}
 
     @runbook_step
     def post_summary(review: dict[str, Any]) -> str:

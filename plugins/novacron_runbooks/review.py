@@ -1,28 +1,23 @@
-"""The monthly runbook review: which runbooks are due, which failed or overran since the last review.
+"""The monthly runbook review: which runbooks are due, how each worked since the last review.
 
-Run history comes from the run reports every runbook writes (``report.json`` in the report store): they carry
-the outcome, objectives and duration, and outlive Airflow's metadata database when the store is off-host.
+Run history and the figures (runs, failures, overruns, success rate, time to resolve) come from
+:mod:`novacron_runbooks.effectiveness`, the same computation the weekly effectiveness job publishes, read
+from the run reports every runbook writes (``report.json`` in the report store).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from airflow.sdk import ObjectStoragePath
-
-from novacron_runbooks.dagkit.report.store import REPORT_FILES, reports_base_url, safe_segment
+from novacron_runbooks.effectiveness.history import catalog_effectiveness
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from datetime import date
 
-    from novacron_runbooks.catalog import Catalog, Runbook
-
-log = logging.getLogger(__name__)
-FAILED_OUTCOMES = {"failed", "missed-target"}
+    from novacron_runbooks.catalog import Catalog
+    from novacron_runbooks.effectiveness.history import Window
+    from novacron_runbooks.effectiveness.stats import RunbookEffectiveness
 
 
 @dataclass
@@ -32,63 +27,58 @@ class RunbookFindings:
     name: str
     due: bool
     next_review: date
-    runs: int = 0
-    failed_runs: list[str] = field(default_factory=list)
-    overrun_runs: list[str] = field(default_factory=list)
+    effectiveness: RunbookEffectiveness
+
+    @property
+    def runs(self) -> int:
+        return self.effectiveness.runs
+
+    @property
+    def failed_runs(self) -> list[str]:
+        return self.effectiveness.failed_runs
+
+    @property
+    def overrun_runs(self) -> list[str]:
+        return self.effectiveness.overrun_runs
 
     @property
     def needs_attention(self) -> bool:
-        return self.due or bool(self.failed_runs) or bool(self.overrun_runs)
+        return self.due or self.effectiveness.attention
 
 
-def iter_run_reports(dag_id: str, since: datetime) -> Iterator[dict[str, Any]]:
-    """Yield the JSON reports of runs of ``dag_id`` that started at or after ``since``."""
-    folder = ObjectStoragePath(reports_base_url()) / safe_segment(dag_id)
-    if not folder.exists():
-        return
-    for run_folder in sorted(folder.iterdir()):
-        path = run_folder / REPORT_FILES["json"]
-        if not path.exists():
+def review_catalog(catalog: Catalog, today: date, window: Window) -> list[RunbookFindings]:
+    figures = {item.runbook: item for item in catalog_effectiveness(catalog, window)}
+    return [
+        RunbookFindings(rb.name, rb.review.is_due(today), rb.review.next_review, figures[rb.name])
+        for rb in catalog
+    ]
+
+
+def _effectiveness_line(findings: list[RunbookFindings]) -> str:
+    """Success rate and median time to resolve of each runbook that remediated something."""
+    parts = []
+    for item in findings:
+        figures = item.effectiveness
+        if figures.success_ratio is None:
             continue
-        try:
-            report = json.loads(path.read_text(encoding="utf-8"))
-            started = datetime.fromisoformat(str(report["started_at"]))
-        except (ValueError, KeyError):
-            log.warning("skipping unreadable report %s", path)
-            continue
-        if started >= since:
-            yield report
+        median = figures.time_to_resolve.get("0.5")
+        resolve = f"{median / 60:.1f} min" if median is not None else "-"
+        parts.append(f"{item.name} {figures.success_ratio:.0%} / {resolve} ({figures.runs})")
+    return f"Success rate / median time to resolve (runs): {', '.join(parts) or 'no runs'}"
 
 
-def review_runbook(runbook: Runbook, today: date, since: datetime) -> RunbookFindings:
-    findings = RunbookFindings(runbook.name, runbook.review.is_due(today), runbook.review.next_review)
-    budget = runbook.time_budget
-    for report in iter_run_reports(runbook.dag_id, since):
-        if report.get("dry_run"):
-            continue
-        findings.runs += 1
-        if report.get("outcome") in FAILED_OUTCOMES:
-            findings.failed_runs.append(report["run_id"])
-        duration = report.get("duration_seconds")
-        if budget is not None and duration is not None and duration > budget.total_seconds():
-            findings.overrun_runs.append(report["run_id"])
-    return findings
-
-
-def review_catalog(catalog: Catalog, today: date, since: datetime) -> list[RunbookFindings]:
-    return [review_runbook(runbook, today, since) for runbook in catalog]
-
-
-def summary_text(findings: list[RunbookFindings], today: date, since: datetime) -> str:
+def summary_text(findings: list[RunbookFindings], today: date, window: Window) -> str:
     """Compose the Slack summary: counts first, then the runbooks that need attention."""
     due = [f.name for f in findings if f.due]
     failed = [f"{f.name} ({len(f.failed_runs)})" for f in findings if f.failed_runs]
     overran = [f"{f.name} ({len(f.overrun_runs)})" for f in findings if f.overrun_runs]
     runs = sum(f.runs for f in findings)
+    since = window.start.date().isoformat()
     lines = [
-        f":clipboard: Runbook review {today.isoformat()} (runs since {since.date().isoformat()}: {runs})",
+        f":clipboard: Runbook review {today.isoformat()} (runs since {since}: {runs})",
         f"Due for review ({len(due)}): {', '.join(due) or 'none'}",
         f"Failed or missed objectives ({len(failed)}): {', '.join(failed) or 'none'}",
         f"Over estimated time ({len(overran)}): {', '.join(overran) or 'none'}",
+        _effectiveness_line(findings),
     ]
     return "\n".join(lines)

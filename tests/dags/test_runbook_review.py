@@ -70,6 +70,7 @@ def test_review_posts_due_failed_and_overrun_runbooks(sandbox, reports_store, re
     assert "Failed or missed objectives (1): rollback (1)" in review
     assert "Over estimated time (1): deployment (1)" in review
     assert "restore" not in review.split("Failed", 1)[1]  # its failure predates the window
+    assert "deployment 100% / 45.0 min (1), rollback 0% / - (1), scale_up 100% / 4.0 min (1)" in review
     assert any("Monthly runbook review success" in text for text in new_texts)
 
     markdown = read_report("runbook_review", run.run_id, "markdown")

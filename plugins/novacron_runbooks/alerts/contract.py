@@ -1,4 +1,4 @@
-"""Metric names the backup and drill DAGs publish and the alert rules read: the contract between them.
+"""Metric names the backup, drill and effectiveness DAGs publish and the alert rules read: their contract.
 
 Each DAG is the only writer of its series and the alert rules and dashboards their readers, so the names
 are defined once, here, and imported by both sides rather than spelled twice. The backup ages are gauges
@@ -32,6 +32,19 @@ The monthly DR drill (``dr_drill``) publishes, per DR runbook it drilled (``runb
 - ``novacron_dr_drill_lost_rows``: acknowledged rows missing after recovery;
 - ``novacron_dr_drill_readiness_score``: 0-100 (``novacron_runbooks.drill.readiness``) at the drill's end.
 
+The weekly ``runbook_effectiveness`` job publishes, per catalog runbook (``runbook``) and look-back window
+(``window``: ``7d``, ``30d``; the Pushgateway group, replaced whole at each run), from the runs' reports
+(definitions in ``novacron_runbooks.effectiveness.stats``):
+
+- ``novacron_runbook_runs{result}``: runs by ``result``: ``success``, ``failure`` (the remediations),
+  ``dry_run`` and ``false_alarm`` (not remediations);
+- ``novacron_runbook_success_ratio``: successes / remediations (absent without remediations);
+- ``novacron_runbook_time_to_resolve_seconds{quantile}``: median (``0.5``) and p90 (``0.9``) of successful
+  remediations, alert start (else run start) to run end (absent without a success);
+- ``novacron_runbook_overrun_runs`` and ``novacron_runbook_time_budget_seconds``: remediations longer than the
+  catalog's time budget, and that budget;
+- ``novacron_runbook_window_end_timestamp_seconds``: where the window ends.
+
 WAL archiving needs no metric of its own for alerting: the postgres exporter already exports
 ``pg_stat_archiver_last_archive_age`` (seconds since PostgreSQL last archived a WAL segment, which with
 pgBackRest's ``archive-push`` as ``archive_command`` means since the repository last received one).
@@ -62,3 +75,12 @@ DRILL_LOST_ROWS = "novacron_dr_drill_lost_rows"
 DRILL_READINESS = "novacron_dr_drill_readiness_score"
 DRILL_PUSH_JOB = "novacron_dr_drill"
 """The Pushgateway job of the drill's series; each DR runbook is its own group (``runbook`` label)."""
+
+RUNBOOK_RUNS = "novacron_runbook_runs"
+RUNBOOK_SUCCESS_RATIO = "novacron_runbook_success_ratio"
+RUNBOOK_TIME_TO_RESOLVE = "novacron_runbook_time_to_resolve_seconds"
+RUNBOOK_OVERRUN_RUNS = "novacron_runbook_overrun_runs"
+RUNBOOK_TIME_BUDGET = "novacron_runbook_time_budget_seconds"
+RUNBOOK_WINDOW_END = "novacron_runbook_window_end_timestamp_seconds"
+EFFECTIVENESS_PUSH_JOB = "novacron_runbook_effectiveness"
+"""The Pushgateway job of the effectiveness series; each window is its own group (``window`` label)."""

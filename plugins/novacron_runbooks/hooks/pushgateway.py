@@ -3,7 +3,8 @@
 Backups are batch jobs: there is no process for Prometheus to scrape when the alert rule asks how old the
 newest verified backup is, so the job pushes its gauges and the Pushgateway keeps them. Pushes use POST
 (``pushadd``): only the pushed metric names of the group are replaced, so a backup whose verification failed
-pushes its success time without erasing the verified time of an earlier backup.
+pushes its success time without erasing the verified time of an earlier backup. A job that recomputes a whole
+group pushes with ``replace`` (PUT) instead.
 
 Connection (conn type ``http``, default ``novacron_pushgateway``): host, port, schema; login and password for
 basic auth when the gateway sits behind one.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
-from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
+from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
 from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from novacron_runbooks import connections
@@ -65,9 +66,26 @@ class PushgatewayHook(BaseHook):
         registry = CollectorRegistry()
         for name, (doc, value) in sorted(gauges.items()):
             Gauge(name, doc, registry=registry).set(value)
+        self.push_registry(job, registry, grouping_key)
+
+    def push_registry(
+        self,
+        job: str,
+        registry: CollectorRegistry,
+        grouping_key: Mapping[str, str] | None = None,
+        *,
+        replace: bool = False,
+    ) -> None:
+        """Push a registry built by the caller (labelled gauges); ``replace`` swaps the whole group (PUT).
+
+        A job that is the only writer of its group and recomputes all of it (a window's figures) replaces
+        it, so a series the new figures no longer hold disappears instead of going stale.
+        """
         url, handler = self._target()
-        self.log.info("pushing %s to %s (job %s, group %s)", sorted(gauges), url, job, grouping_key)
-        pushadd_to_gateway(
+        names = sorted(metric.name for metric in registry.collect())
+        self.log.info("pushing %s to %s (job %s, group %s)", names, url, job, grouping_key)
+        send = push_to_gateway if replace else pushadd_to_gateway
+        send(
             url,
             job=job,
             registry=registry,
