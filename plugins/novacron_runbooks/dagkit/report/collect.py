@@ -27,6 +27,7 @@ HITL_OPERATORS = {
     "HITLEntryOperator",
     "RecordedHITLBranchOperator",
     "SecondPersonApprovalOperator",
+    "SeverityApprovalOperator",
 }
 
 
