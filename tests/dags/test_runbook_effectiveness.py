@@ -88,7 +88,7 @@ def _stale_series_in_the_group() -> None:
 
 def test_weekly_run_publishes_the_figures_and_plots_them(sandbox, reports_store):
     _stale_series_in_the_group()
-    dag = DagBag(dag_folder="dags").get_dag("runbook_effectiveness")
+    dag = DagBag(dag_folder="dags/runbook_effectiveness.py").get_dag("runbook_effectiveness")
     run = dag.test(run_conf={"as_of": "2026-11-30", "window_days": 7})
     assert run.state == "success"
 
