@@ -85,6 +85,16 @@ def _watch(layout: Layout, server: AirflowServer, before: set[str], timeout: flo
     raise RuntimeError(f"{ALERT} did not start {RUNBOOK} within {timeout:.0f} s")
 
 
+def unpause(server: AirflowServer, dag_id: str, timeout: float = 300) -> None:
+    """Unpause ``dag_id`` once the DAG processor has served it (it parses the files one by one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})[0] == 200:
+            return
+        time.sleep(2)
+    raise RuntimeError(f"{dag_id} was not served within {timeout:.0f} s")
+
+
 def one_chain(layout: Layout, server: AirflowServer) -> dict[str, Any]:
     reset_release_state(healthy=False)
     wait_service_healthy(240, window="15s")
@@ -156,7 +166,7 @@ def main() -> int:
         )
         try:
             for dag_id in (RUNBOOK, "rollback"):
-                server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+                unpause(server, dag_id)
             alert_timing.apply(layout, {ALERT: args.speedup})
             for _ in range(min(args.repeats, 3)):
                 samples.append(one_chain(layout, server))

@@ -25,6 +25,7 @@ ORDER = (
     "pg_exporter",
     "alertmanager",
     "pushgateway",
+    "statsd_exporter",
     "prometheus",
 )
 CRITICAL = frozenset({"pg_primary", "pgbackrest", "pg_replica"})

@@ -123,13 +123,24 @@ def bridge_env(layout: Layout) -> dict[str, str]:
     return {"NOVACRON_ALERTMANAGER_TOKEN_FILE": str(alertmanager_token(layout))}
 
 
+def metrics_env(layout: Layout) -> dict[str, str]:
+    """Send Airflow's own metrics (legacy per-DAG names too) to the sandbox's StatsD exporter."""
+    return {
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": HOST,
+        "AIRFLOW__METRICS__STATSD_PORT": str(layout.port("statsd")),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+        "AIRFLOW__METRICS__LEGACY_NAMES_ON": "True",
+    }
+
+
 def write_env_file(layout: Layout) -> None:
     """``connections.env``: one ``export`` per connection, shell-quoted; mode 0600 (it holds a password).
 
     It also names the Alertmanager bridge's token file, so Airflow started from it (the demo, the tests)
-    accepts the sandbox's Alertmanager.
+    accepts the sandbox's Alertmanager, and points Airflow's StatsD metrics at the sandbox's exporter.
     """
-    exported = {**env_vars(layout), **bridge_env(layout)}
+    exported = {**env_vars(layout), **bridge_env(layout), **metrics_env(layout)}
     lines = [f"export {name}={shlex.quote(value)}" for name, value in exported.items()]
     path = layout.connections_env
     path.parent.mkdir(parents=True, exist_ok=True)

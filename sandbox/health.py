@@ -95,6 +95,7 @@ CHECKS: dict[str, Callable[[Layout], Check]] = {
     "pg_exporter": pg_exporter,
     "alertmanager": lambda layout: _http(layout, "alertmanager", "/-/ready"),
     "pushgateway": lambda layout: _http(layout, "pushgateway", "/-/ready"),
+    "statsd_exporter": lambda layout: _http(layout, "statsd_exporter", "/healthz"),
     "prometheus": lambda layout: _http(layout, "prometheus", "/-/ready"),
 }
 

@@ -27,6 +27,8 @@ _BASE_PORTS = {
     "alertmanager": 29093,
     "pushgateway": 29091,
     "pg_exporter": 29187,
+    "statsd": 29125,  # UDP: Airflow's StatsD metrics
+    "statsd_exporter": 29102,  # HTTP: the same metrics for Prometheus
     "k8s": 26443,
     "standin": 28080,
     "receivers": 28090,

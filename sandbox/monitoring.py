@@ -72,6 +72,7 @@ def prepare(layout: Layout) -> None:
         prometheus_port=layout.port("prometheus"),
         alertmanager_port=layout.port("alertmanager"),
         pushgateway_port=layout.port("pushgateway"),
+        statsd_exporter_port=layout.port("statsd_exporter"),
     )
     am = _render(
         "alertmanager.yml",

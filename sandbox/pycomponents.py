@@ -23,7 +23,13 @@ if TYPE_CHECKING:
 
     from sandbox.layout import Layout
 
-MODULES = {"k8s": "sandbox.k8s", "receivers": "sandbox.receivers", "standin": "sandbox.standin"}
+MODULES = {
+    "k8s": "sandbox.k8s",
+    "receivers": "sandbox.receivers",
+    "standin": "sandbox.standin",
+    "statsd_exporter": "sandbox.statsd",
+}
+STATSD_MAPPING = REPO_ROOT / "include" / "statsd" / "mapping.yml"
 KUBE_TOKEN = "sandbox-token"
 SEED = REPO_ROOT / "include" / "sandbox" / "k8s-seed.yaml"
 API_CONFIG = "novacron-api-config"
@@ -51,6 +57,8 @@ def command(layout: Layout, component: str) -> list[str]:
         argv += ["--k8s-url", layout.url("k8s"), "--db-dsn", app_dsn(layout), "--follow-config"]
     if component == "k8s":
         argv += ["--seed", str(write_seed(layout))]
+    if component == "statsd_exporter":
+        argv += ["--udp-port", str(layout.port("statsd")), "--mapping", str(STATSD_MAPPING)]
     return argv
 
 

@@ -106,6 +106,14 @@ def test_a_bad_release_fires_the_alert_and_the_incident_it_starts_rolls_it_back(
         )
         assert resolved
         # Alertmanager repeated the firing group while the run was active: still the one run.
+        # Airflow's own StatsD metrics carry the run into the per-runbook series the dashboard reads
+        eventually(
+            lambda: promql(
+                sandbox, 'airflow_dagrun_duration_seconds_count{dag_id="high_error_rate",state="success"} > 0'
+            ),
+            60,
+            "the incident's run in Prometheus' per-runbook duration series (StatsD)",
+        )
         new_runs = [
             r["dag_run_id"] for r in runs_of(server, "high_error_rate") if r["dag_run_id"] not in before
         ]
