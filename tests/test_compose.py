@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
+from jsonschema import Draft201909Validator
+
+from novacron_runbooks import connections
 
 REPO = Path(__file__).resolve().parent.parent
+# tests/compose/compose-spec.json: the Compose Specification's JSON schema (compose-spec project,
+# schema/compose-spec.json, Apache-2.0), which Docker Compose validates files against.
 
 
 def test_compose_runs_the_project_folders_on_celery():
@@ -50,3 +56,41 @@ def test_alertmanager_and_the_bridge_share_one_token_file():
     ]
     source = "${RUNBOOK_BRIDGE_TOKEN_FILE:-./.secrets/runbook-bridge-token}"
     assert airflow_side == alertmanager_side == [source]
+
+
+def test_compose_file_validates_against_the_compose_specification():
+    schema = json.loads((REPO / "tests" / "compose" / "compose-spec.json").read_text())
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    errors = [f"{list(e.path)}: {e.message}" for e in Draft201909Validator(schema).iter_errors(compose)]
+    assert errors == []
+    broken = {
+        **compose,
+        "services": {**compose["services"], "redis": {**compose["services"]["redis"], "imagee": "x"}},
+    }
+    assert not Draft201909Validator(schema).is_valid(broken)  # the schema really checks service keys
+
+
+def test_every_runbook_connection_is_in_the_environment_example_but_the_drill_mark():
+    lines = (REPO / ".env.example").read_text().splitlines()
+    declared = {
+        line.split("=", 1)[0].removeprefix("AIRFLOW_CONN_").lower(): json.loads(line.split("=", 1)[1])
+        for line in lines
+        if line.startswith("AIRFLOW_CONN_")
+    }
+    ids = {value for key, value in vars(connections).items() if key.isupper() and isinstance(value, str)}
+    assert set(declared) == ids - set(connections.OPTIONAL) - {connections.DRILL}
+    assert all("conn_type" in conn for conn in declared.values())
+
+
+def test_airflow_metrics_reach_prometheus_through_the_projects_statsd_mapping():
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__METRICS__STATSD_ON"] == "true" and env["AIRFLOW__METRICS__LEGACY_NAMES_ON"] == "true"
+    exporter = compose["services"][env["AIRFLOW__METRICS__STATSD_HOST"]]
+    mapping = next(
+        arg.split("=", 1)[1] for arg in exporter["command"] if arg.startswith("--statsd.mapping-config=")
+    )
+    assert any(v.endswith(f"/include/statsd/mapping.yml:{mapping}:ro") for v in exporter["volumes"])
+    prometheus = yaml.safe_load((REPO / "include" / "compose" / "prometheus.yml").read_text())
+    targets = [t for job in prometheus["scrape_configs"] for c in job["static_configs"] for t in c["targets"]]
+    assert f"{env['AIRFLOW__METRICS__STATSD_HOST']}:9102" in targets
