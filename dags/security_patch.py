@@ -63,9 +63,10 @@ with runbook_dag(RUNBOOK.name, checks=CHECKS, max_active_runs=1) as rb:
 
     @runbook_step
     def plan_only(plan: dict[str, Any]) -> None:
-        """Dry run: say what would be asked and changed; the plan's changes are recorded as not applied."""
+        """Dry run: say what would be asked and changed, and how the service's error ratio reads now."""
+        steps.preview_gate(RUNBOOK.threshold("error_rate").value)
         current_evidence().note(
-            f"dry run: would ask a second person (window {plan['approval_minutes']:g} min for a "
+            f"dry run: would ask a second person (window {plan['approval_window']} for a "
             f"{plan['severity']} CVE), then patch:\n{plan['summary']}"
         )
 
@@ -79,7 +80,7 @@ with runbook_dag(RUNBOOK.name, checks=CHECKS, max_active_runs=1) as rb:
             + PLAN
             % "summary"
             + "\n\nThe live pods are updated in place, as a hotfix. The requester cannot approve; without an "
-            "answer within " + PLAN % "approval_minutes" + " minutes the patch is rejected."
+            "answer within " + PLAN % "approval_window" + " the patch is rejected."
         ),
         on_approve="patch_application",
         on_reject="rejected",

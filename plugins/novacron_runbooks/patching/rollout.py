@@ -13,7 +13,14 @@ from airflow.sdk.exceptions import AirflowFailException
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.patching.inventory import ClusterInventory
 from novacron_runbooks.patching.plan import describe_containers
-from novacron_runbooks.release.cluster import CHANGE_CAUSE, REVISION_ANNOTATION, ReleaseCluster, RolloutFailed
+from novacron_runbooks.release.cluster import (
+    CHANGE_CAUSE,
+    REVISION_ANNOTATION,
+    STUCK_REASONS,
+    ReleaseCluster,
+    RolloutFailed,
+    Workload,
+)
 
 
 def _current_images(obj: dict[str, Any]) -> dict[tuple[str, bool], str]:
@@ -70,16 +77,51 @@ def set_images(
     return True
 
 
-def wait_all(changes: list[dict[str, Any]], timeout: float, dry_run: bool) -> None:
-    """Wait until every changed Deployment is rolled out; the first that cannot fails the step at once."""
+def stuck_pods(pods: list[dict[str, Any]], images: set[str]) -> list[str]:
+    """Pods asking for one of ``images`` (the new template's) that cannot become ready, and why."""
+    problems = []
+    for pod in pods:
+        spec, status = pod.get("spec") or {}, pod.get("status") or {}
+        asked = {c.get("image") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])}
+        if not asked & images:
+            continue  # a pod of the old template being replaced says nothing of this rollout
+        name = pod["metadata"]["name"]
+        for container in (status.get("containerStatuses") or []) + (
+            status.get("initContainerStatuses") or []
+        ):
+            reason = ((container.get("state") or {}).get("waiting") or {}).get("reason")
+            if reason in STUCK_REASONS:
+                problems.append(f"{name}: container {container['name']} {reason}")
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("reason") == "Unschedulable":
+                problems.append(f"{name}: Unschedulable")
+    return problems
+
+
+def _fail_when_stuck(change: dict[str, Any], images: set[str]) -> Any:
+    inventory = ClusterInventory()
+
+    def check(_: Workload) -> None:
+        problems = stuck_pods(inventory.pods_of(change["kind"], change["name"]), images)
+        if problems:
+            raise RolloutFailed(f"{change['name']}: pods cannot become ready: {'; '.join(problems[:5])}")
+
+    return check
+
+
+def wait_all(changes: list[dict[str, Any]], target: str, timeout: float, dry_run: bool) -> None:
+    """Wait until each Deployment runs ``target`` (``""``: its old images) ready; stuck pods fail at once."""
     evidence = current_evidence()
     if dry_run:
         evidence.note(f"dry run: would wait up to {timeout:.0f} s for {len(changes)} rollouts")
         return
     cluster = ReleaseCluster()
     for change in changes:
+        images = {target} if target else {c["old_image"] for c in change["containers"]}
         try:
-            done = cluster.wait_rolled_out(change["name"], timeout)
+            done = cluster.wait_rolled_out(
+                change["name"], timeout, on_progress=_fail_when_stuck(change, images)
+            )
         except RolloutFailed as exc:
             evidence.measure("rollout", str(exc), "failure", workload=change["name"])
             raise AirflowFailException(str(exc)) from exc  # final: a retry waits for the same stuck pods

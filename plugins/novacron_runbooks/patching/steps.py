@@ -12,6 +12,8 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.dagkit.notify import post_slack
+from novacron_runbooks.gates.measure import measure
+from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.patching import rollout
 from novacron_runbooks.patching.images import AffectedImages
 from novacron_runbooks.patching.inventory import ClusterInventory
@@ -19,6 +21,7 @@ from novacron_runbooks.patching.plan import approval_window, build_plan, describ
 from novacron_runbooks.patching.verify import pod_problems, untouched_problems
 from novacron_runbooks.release import actions
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
+from novacron_runbooks.release.gates import SERVICE, service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
 if TYPE_CHECKING:
@@ -36,7 +39,7 @@ def find_affected(runbook: Runbook, params: dict[str, Any], context: Any) -> dic
     active = cluster.active_colour()
     plan = build_plan(found, active, cluster.require(colour_deployment(active)).image, params)
     plan["affected_images"] = list(params["affected_images"])
-    plan["approval_minutes"] = approval_window(runbook, params["severity"]).total_seconds() / 60
+    plan["approval_window"] = f"{approval_window(runbook, params['severity']).total_seconds() / 60:g} minutes"
     plan["summary"] = summary(plan)
     workloads = patched_workloads(plan)
     evidence.measure(
@@ -61,6 +64,13 @@ def find_affected(runbook: Runbook, params: dict[str, Any], context: Any) -> dic
     plan["gate_delay_seconds"] = actions.verdict_delay_seconds()
     post_slack(context, runbook.owner.slack_channel, f":lock: {params['cve_id']} affects:\n{plan['summary']}")
     return plan
+
+
+def preview_gate(ceiling: float) -> None:
+    """Dry run: one look at the service's error ratio now, recorded; the real gate runs after a patch."""
+    spec = service_error_gate("post_patch_preview", ceiling).render({"service": SERVICE, "window": "1m"})
+    result = measure(spec, PrometheusHook(spec.prometheus_conn_id, timeout=spec.query_timeout_seconds))
+    current_evidence().measure(spec.name, result.value, result.verdict, result.query, reason=result.reason)
 
 
 def _cause(plan: dict[str, Any], context: Any) -> str:
@@ -104,7 +114,7 @@ def patch_workloads(plan: dict[str, Any], dry_run: bool, context: Any) -> None:
 
 
 def wait_patched(plan: dict[str, Any], timeout: float, dry_run: bool) -> None:
-    rollout.wait_all(patched_workloads(plan), timeout, dry_run)
+    rollout.wait_all(patched_workloads(plan), plan["patched_image"], timeout, dry_run)
 
 
 def undo(plan: dict[str, Any], revision: int | None, dry_run: bool, result: str, timeout: float) -> None:
@@ -112,7 +122,7 @@ def undo(plan: dict[str, Any], revision: int | None, dry_run: bool, result: str,
     changes = list(reversed(patched_workloads(plan)))
     for change in changes:
         rollout.set_images(change, "", cause=f"security patch {plan['cve_id']} {result}", dry_run=dry_run)
-    rollout.wait_all(changes, timeout, dry_run)
+    rollout.wait_all(changes, "", timeout, dry_run)
     if revision is not None and not dry_run:
         ReleaseHistory(ReleaseCluster()).finish(revision, result, note=f"security patch: {plan['cve_id']}")  # type: ignore[arg-type]
     evidence = current_evidence()

@@ -29,6 +29,7 @@ def pod_problems(
     """List what keeps ``change``'s pods from counting as patched: image, digest, readiness, count."""
     problems = []
     wanted = {(c["name"], bool(c["init"])) for c in change["containers"]}
+    pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]  # terminating: on their way out
     for pod in pods:
         name = pod["metadata"]["name"]
         spec = pod.get("spec") or {}

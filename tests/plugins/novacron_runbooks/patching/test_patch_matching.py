@@ -9,7 +9,7 @@ import pytest
 from novacron_runbooks.patching.images import AffectedImages, parse_image
 from novacron_runbooks.patching.inventory import scan
 from novacron_runbooks.patching.plan import build_plan, patched_workloads, summary
-from novacron_runbooks.patching.rollout import patch_body
+from novacron_runbooks.patching.rollout import patch_body, stuck_pods
 from novacron_runbooks.patching.verify import pod_problems
 
 REPO = "registry.novacron.io/novacron/dwcp-agent"
@@ -217,3 +217,12 @@ def test_the_sandbox_kubelet_reports_the_digest_a_tag_pulled():
     assert AffectedImages.from_refs([f"{REPO}@{digest}"]).running_match(
         status["containerStatuses"][0]["imageID"]
     )
+
+
+def test_a_rollout_whose_new_pods_cannot_start_is_stuck_while_old_pods_say_nothing():
+    new = pod("a-5", "ReplicaSet", "x", [("agent", PATCHED)])
+    new["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "ImagePullBackOff"}}
+    old = pod("a-6", "ReplicaSet", "x", [("agent", f"{REPO}:2.1.0")])
+    old["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    assert stuck_pods([new, old], {PATCHED}) == ["a-5: container agent ImagePullBackOff"]
+    assert stuck_pods([old], {PATCHED}) == []
