@@ -6,11 +6,7 @@ import io
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402 - the backend must be chosen first
-import matplotlib.pyplot as plt  # noqa: E402
+from novacron_runbooks.plotting import pyplot
 
 if TYPE_CHECKING:
     from novacron_runbooks.diagnostics.panels import Panel
@@ -20,6 +16,9 @@ Points = list[tuple[float, float]]
 
 def plot_png(panel: Panel, series: dict[str, Points]) -> bytes:
     """Return the panel as a PNG: one line per series, the threshold dashed, times in UTC."""
+    plt = pyplot()
+    import matplotlib.dates as mdates  # noqa: PLC0415 - after pyplot chose the backend
+
     figure, axes = plt.subplots(figsize=(8, 3), dpi=100)
     try:
         for label, points in sorted(series.items()):

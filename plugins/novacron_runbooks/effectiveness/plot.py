@@ -10,10 +10,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
+from novacron_runbooks.plotting import pyplot
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -65,6 +62,7 @@ def effectiveness_png(figures: Sequence[RunbookEffectiveness], title: str) -> by
     """Return the window's plot as PNG bytes."""
     rows = [item for item in figures if item.runs]
     height = 1.2 + 0.35 * max(len(rows), 1)
+    plt = pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, height), dpi=100, sharey=True)
     try:
         if rows:
