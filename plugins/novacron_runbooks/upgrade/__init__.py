@@ -1,0 +1,1 @@
+"""The upgrade runbook: supported upgrades, preflight, rehearsal on scratch, the upgrade and its rollback."""
