@@ -65,7 +65,10 @@ class AirflowServer:
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status, run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            try:
+                status, run = self.request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+            except TimeoutError:  # a busy API server (SQLite locked, two cores) answers the next poll
+                continue
             if status == 200 and run["state"] in {"success", "failed"}:
                 return dict(run)
             time.sleep(2)
