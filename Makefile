@@ -1,5 +1,5 @@
 # Common commands. `make demo` and `make test` each install what they need first (scripts/setup.sh).
-.PHONY: setup demo test lint typecheck catalog sandbox-start sandbox-stop sandbox-status
+.PHONY: setup demo test bench lint typecheck catalog sandbox-start sandbox-stop sandbox-status
 
 PY := .venv/bin/python
 
@@ -11,6 +11,10 @@ demo:
 
 test:
 	scripts/test.sh
+
+# every benchmark (about an hour), then bench/results/summary.md; BENCH=parse,alert_chain runs only those
+bench: setup
+	$(PY) bench/run_all.py $(if $(BENCH),--only $(BENCH))
 
 lint: setup
 	.venv/bin/ruff check .

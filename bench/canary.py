@@ -155,7 +155,7 @@ def main() -> int:
         reset_release_state()
         stop_sandbox(layout)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    args.out.write_text(json.dumps({"configs": results}, indent=2) + "\n")
     print(json.dumps([{k: v for k, v in r.items() if k != "samples"} for r in results], indent=2))
     return 0
 
