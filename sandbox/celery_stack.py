@@ -58,8 +58,8 @@ class CeleryStack:
         return self.home / "stack" / f"{name}.log"
 
     def stop(self) -> None:
-        """SIGTERM every process group (workers first, Redis last), SIGKILL what is left after a minute,
-        then drop the metadata database and remove the folder."""
+        """SIGTERM every process group (workers first, Redis last), SIGKILL what is left once the leaders
+        exited or after a minute, then drop the metadata database and remove the folder."""
         running = [proc for proc in reversed(self.processes.values()) if proc.poll() is None]
         for proc in running:
             _signal_group(proc, signal.SIGTERM)
@@ -70,6 +70,8 @@ class CeleryStack:
             except subprocess.TimeoutExpired:
                 _signal_group(proc, signal.SIGKILL)
                 proc.wait(timeout=30)
+        for proc in running:  # a pool child or task process that outlived its group's leader
+            _signal_group(proc, signal.SIGKILL)
         metadb.drop(self.layout, self.meta)
         shutil.rmtree(self.home, ignore_errors=True)
 
@@ -250,7 +252,8 @@ def _interrupt(signum: int, frame: object) -> None:
 def main() -> None:
     """Run the stack against the running sandbox until Ctrl-C (DAGs start paused)."""
     layout = default_layout()
-    signal.signal(signal.SIGTERM, _interrupt)
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell's background job starts with it ignored
+        signal.signal(sig, _interrupt)
     stack = start_celery_stack(layout, wait_for_dag="deployment", api_port=layout.port("airflow"))
     print(f"Celery stack ready in {stack.timings['ready']:.0f} s: {stack.server.base_url}")
     print(f"  user admin, password {stack.server.password}; component logs in {stack.home / 'stack'}")
