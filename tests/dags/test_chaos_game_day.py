@@ -79,6 +79,18 @@ def _api_account(server) -> None:
     assert status == 201, reply
 
 
+def _catch_up_run_skipped(server) -> None:
+    """Unpausing started the latest quarter's run at once (catchup off): it must skip, breaking nothing."""
+    status, body = server.request("GET", "/api/v2/dags/chaos_game_day/dagRuns?run_type=scheduled")
+    assert status == 200 and body["dag_runs"], body
+    run = body["dag_runs"][0]
+    assert run["state"] == "success", run
+    path = f"/api/v2/dags/chaos_game_day/dagRuns/{run['dag_run_id']}/taskInstances"
+    states = {ti["task_id"]: ti["state"] for ti in server.request("GET", path)[1]["task_instances"]}
+    assert states["check_target"] == "skipped", states
+    assert all(states[f"{group}.inject"] == "skipped" for group in GROUPS), states
+
+
 @pytest.mark.airflow_server
 def test_the_game_day_detects_a_runbook_that_failed_to_resolve_its_fault(airflow_server, sandbox):
     server = airflow_server
@@ -121,6 +133,7 @@ def test_the_game_day_detects_a_runbook_that_failed_to_resolve_its_fault(airflow
         assert pushed(sandbox, "novacron_gameday_resolved", **labels) == 0.0
         assert pushed(sandbox, "novacron_gameday_detected", **labels) == 1.0
         assert standin_faults(sandbox)["latency_ms"] == 0
+        _catch_up_run_skipped(server)
     finally:
         alert_timing.apply(sandbox, {})
         set_fault(sandbox, {"latency_ms": 0})

@@ -77,8 +77,9 @@ def _gap(obs: Observation, detect: float | None, resolve: float | None) -> str |
     if obs.run_id is None:
         return f"{obs.alert} fired but no {obs.runbook} run was started for it"
     if obs.run_state != "success":
-        state = obs.run_state or "still running"
-        return f"{obs.runbook} run {obs.run_id} did not resolve the fault: it ended {state}"
+        late = f"it was still {obs.run_state} at the response time"
+        ended = "it ended failed" if obs.run_state == "failed" else late
+        return f"{obs.runbook} run {obs.run_id} did not resolve the fault: {ended}"
     if obs.resolved_at is None:
         return f"{obs.runbook} run {obs.run_id} succeeded but {obs.alert} kept firing"
     if resolve is None or resolve > obs.resolve_target_seconds:

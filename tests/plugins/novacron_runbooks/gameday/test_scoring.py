@@ -52,7 +52,9 @@ class TestScore:
 
     def test_a_run_still_going_at_the_response_time_is_not_resolved(self):
         found = score(_obs(**{**RESOLVED, "run_state": "running", "run_ended_at": None, "resolved_at": None}))
-        assert found.gap is not None and "ended running" in found.gap and not found.resolved
+        assert (
+            found.gap is not None and "still running at the response time" in found.gap and not found.resolved
+        )
 
     def test_a_successful_run_whose_alert_keeps_firing_did_not_resolve_it(self):
         found = score(_obs(**{**RESOLVED, "resolved_at": None}))
