@@ -21,6 +21,8 @@ turn:
   user of the connection ``novacron_airflow_api``); (3) that run succeeds and the alert resolves within the
   runbook's response time (catalog).
 - ``clear``: whatever ``observe`` found, the fault is undone (only what the game day changed) and read back.
+  A fault that could not be injected (the environment not at rest) or cleared stops the game day there: the
+  next fault would land on an environment in an unknown state; ``score`` reports the rest as not injected.
 - ``score``: every scenario scored (detected, runbook started, resolved, times against targets), published
   to the Pushgateway (``novacron_gameday_*``) and the report. A scenario not resolved fails the run: a gap the
   game day found must be seen, not averaged away. Some gaps are known (``high_latency`` has no automatic
