@@ -8,8 +8,9 @@
 ``availability_floor``, 3 replicas) before anything is read. ``plan_scale_down`` refuses a target above what
 runs and plans steps of ``step_size``; the target already reached ends the run with nothing to do.
 ``scale_down_in_steps`` lowers the autoscaler's minimum and the replicas together (the minimum first, or the
-autoscaler would put the pods back), waits for the Deployment to settle, then gates the step: error ratio
-under 1%, p95 latency under 500 ms and the busiest pod under 60% CPU (headroom under scale_up's 70%). A
+autoscaler would put the pods back), waits for the Deployment to settle, then gates the step for
+``gate_seconds`` (2 minutes by default): error ratio under 1%, p95 latency under 500 ms and the busiest pod
+under 60% CPU (headroom under scale_up's 70%), every measurement over a window of four scrapes. A
 failed gate puts the last step's replicas back and the run ends rolled back. A dry run reports the plan and
 the current readings and changes nothing. Started by a person from the Airflow UI or REST API.
 """

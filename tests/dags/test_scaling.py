@@ -119,7 +119,7 @@ def test_scale_down_reverts_the_step_whose_gate_fails(scaling_sandbox, at_size):
     try:
         run = run_dag(
             load_dag("scale_down"),
-            {"dry_run": False, "target_replicas": 3, "step_size": 1, "reason": "night"},
+            {"dry_run": False, "target_replicas": 3, "step_size": 1, "gate_seconds": 10, "reason": "night"},
         )
     finally:
         stop.set()

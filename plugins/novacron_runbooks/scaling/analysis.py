@@ -13,9 +13,11 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.dagkit.notify import post_slack, run_label
 from novacron_runbooks.gates.judge import Analysis, combine_phases
 from novacron_runbooks.gates.measure import measure
 from novacron_runbooks.hooks.prometheus import PrometheusHook
@@ -49,8 +51,8 @@ def analyse(specs: list[GateSpec], sleep: Callable[[float], None] = time.sleep) 
     return {"status": "done", "phase": combine_phases(enforced), "gates": [a.summary() for a in analyses]}
 
 
-def judge_step(specs: list[GateSpec], label: str) -> tuple[str, str]:
-    """Analyse one step's gates, leave every measurement as evidence, return (action, why)."""
+def judge_step(specs: list[GateSpec], label: str, channel: str) -> tuple[str, str]:
+    """Analyse one step's gates, record every measurement, post the verdict; return (action, why)."""
     event = analyse(specs)
     evidence = current_evidence()
     reasons = []
@@ -69,6 +71,9 @@ def judge_step(specs: list[GateSpec], label: str) -> tuple[str, str]:
     action = step_action(specs, event)
     why = "; ".join(reasons)
     evidence.note(f"{label}: gates {event['phase']} → {action}: {why}")
+    context = get_current_context()
+    icon = ":large_green_circle:" if action == "proceed" else ":red_circle:"
+    post_slack(context, channel, f"{icon} {run_label(context)}: {label}: gates {event['phase']} → {action}")
     return action, why
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.dagkit.notify import post_slack
 from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.release.cluster import ReleaseCluster
 from novacron_runbooks.scaling import live
@@ -52,7 +54,10 @@ def diff_policy(params: dict[str, Any]) -> dict[str, Any]:
         evidence.change(f"HorizontalPodAutoscaler {policy.name}", live.describe(row), applied=False)
     if not rows:
         raise AirflowSkipException(f"HorizontalPodAutoscaler {policy.name} already matches the policy")
-    evidence.note(f"{len(rows)} field(s) differ from autoscaling/{policy.name}.yaml (target {deployment})")
+    summary = f"{len(rows)} field(s) differ from autoscaling/{policy.name}.yaml (target {deployment})"
+    evidence.note(summary)
+    lines = "\n".join(f"• {live.describe(row)}" for row in rows[:20])
+    post_slack(get_current_context(), RUNBOOK.owner.slack_channel, f"{summary}:\n{lines}")
     return {"name": policy.name, "spec": wanted, "diff": rows}
 
 

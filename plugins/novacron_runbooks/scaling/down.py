@@ -64,7 +64,8 @@ def plan(params: dict[str, Any]) -> dict[str, Any]:
         sizes = [Size(current.replicas, target)]
     if not sizes:
         raise AirflowSkipException(f"{deployment} already runs {current.describe()}: nothing to do")
-    timing = gates.Timing.from_scrape(PrometheusHook().scrape_interval_seconds(API_JOB))
+    scrape = PrometheusHook().scrape_interval_seconds(API_JOB)
+    timing = gates.Timing.from_scrape(scrape, watch_seconds=int(params["gate_seconds"]))
     current_evidence().note(
         f"plan: {deployment} {current.describe()} → {' → '.join(s.describe() for s in sizes)} "
         f"(availability floor {FLOOR})"
@@ -95,5 +96,6 @@ def scale(plan: dict[str, Any], dry_run: bool) -> dict[str, Any]:
         Size(**plan["start"]),
         sizes,
         gates=lambda _size: specs,
+        channel=RUNBOOK.owner.slack_channel,
         ready_timeout=READY_TIMEOUT_SECONDS,
     ).run()

@@ -36,11 +36,19 @@ class Timing:
 
     window_seconds: int
     interval_seconds: float
+    count: int = MEASUREMENTS
 
     @classmethod
-    def from_scrape(cls, scrape_seconds: float) -> Timing:
+    def from_scrape(cls, scrape_seconds: float, watch_seconds: float = 0) -> Timing:
+        """Windows of four scrapes, measured every two scrapes (twice at least) for ``watch_seconds``.
+
+        The first measurement comes one window after the step's pods are ready, the last about
+        ``watch_seconds`` after them.
+        """
         window = max(1, math.ceil(SCRAPES_PER_WINDOW * scrape_seconds))
-        return cls(window_seconds=window, interval_seconds=max(1.0, 2 * scrape_seconds))
+        interval = max(1.0, 2 * scrape_seconds)
+        count = max(MEASUREMENTS, 1 + math.ceil((watch_seconds - window) / interval))
+        return cls(window_seconds=window, interval_seconds=interval, count=count)
 
 
 def _gate(name: str, query: str, ceiling: float, timing: Timing) -> GateSpec:
@@ -49,7 +57,7 @@ def _gate(name: str, query: str, ceiling: float, timing: Timing) -> GateSpec:
         query=query,
         placeholders={k: v for k, v in PLACEHOLDERS.items() if f"${k}" in query},
         success=Condition("<", ceiling),
-        count=MEASUREMENTS,
+        count=timing.count,
         interval_seconds=timing.interval_seconds,
         initial_delay_seconds=timing.window_seconds,
         query_timeout_seconds=5,

@@ -39,6 +39,7 @@ class Walk:
     start: Size
     sizes: list[Size]
     gates: Callable[[Size], list[GateSpec]]
+    channel: str
     ready_timeout: float = 300.0
     done: Callable[[Size], bool] | None = None
     reached: list[Size] = field(default_factory=list)
@@ -61,7 +62,7 @@ class Walk:
             gates = self.gates(size)
             problem = self._apply(size, label)
             if problem is None:
-                action, why = judge_step(gates, label)
+                action, why = judge_step(gates, label, self.channel)
                 problem = None if action == "proceed" else f"gate: {why}"
             if problem is not None:
                 self._revert(before, label, problem)

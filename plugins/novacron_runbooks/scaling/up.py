@@ -123,6 +123,7 @@ def scale(plan: dict[str, Any], dry_run: bool) -> dict[str, Any]:
         Size(**plan["start"]),
         sizes,
         gates=lambda _size: [gates.no_worse_than(spec, current_value(spec, "before")) for spec in specs],
+        channel=RUNBOOK.owner.slack_channel,
         ready_timeout=READY_TIMEOUT_SECONDS,
         done=(lambda _size: current_value(cpu_spec, "after") < CPU_CEILING) if plan["auto"] else None,
     )

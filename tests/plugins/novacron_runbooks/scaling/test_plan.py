@@ -10,6 +10,7 @@ from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.scaling.capacity import node_rooms, pod_request, quota_room, replicas_that_fit
 from novacron_runbooks.scaling.cluster import Autoscaler, Size
 from novacron_runbooks.scaling.down import check_floor
+from novacron_runbooks.scaling.gates import Timing
 from novacron_runbooks.scaling.plan import (
     check_scale_down_target,
     check_scale_up_target,
@@ -94,3 +95,9 @@ def test_a_namespace_quota_caps_the_replicas_that_fit():
     assert quota_room([quota], request) == 3  # 1.5 CPU left / 0.5 per pod; 14 pod slots
     assert quota_room([], request) is None
     assert quota_room([{"status": {"hard": {"services": "5"}, "used": {}}}], request) is None
+
+
+def test_a_step_is_watched_for_gate_seconds_from_its_pods_being_ready():
+    assert Timing.from_scrape(2.0) == Timing(8, 4.0, 2)
+    assert Timing.from_scrape(2.0, watch_seconds=120) == Timing(8, 4.0, 29)  # 8 + 28 x 4 = 120 s
+    assert Timing.from_scrape(15.0, watch_seconds=120) == Timing(60, 30.0, 3)
