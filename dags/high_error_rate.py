@@ -3,7 +3,8 @@
 ::
 
     confirm >> diagnose >> choose_remedy ─┬─> run_rollback ──────────┐
-                                          ├─> run_database_issues ───┴─> gate_error_rate
+                                          ├─> run_database_issues ───┼─> gate_error_rate
+                                          ├─> run_scale_up ──────────┘
                                           └─> no_automatic_remedy
 
 - ``confirm``: the alert's own measure, the whole service's 5xx share over the confirmation window. Under
@@ -12,8 +13,8 @@
 - ``diagnose``: errors by endpoint and code and by release (``version``), the deployment history of the last
   hour, the database (pool usage, ``novacron_db_up``), CPU per pod and the DWCP agents.
 - ``choose_remedy``: the RUNBOOKS.md policy. A release of the last hour that serves the errors → ``rollback``;
-  database saturation or a lost database → ``database_issues``; CPU saturation → ``scale_up`` (not built yet:
-  said, and escalated); nothing clear → no automatic remedy, escalated.
+  database saturation or a lost database → ``database_issues``; CPU saturation → ``scale_up``; nothing clear
+  → no automatic remedy, escalated.
 - ``run_*``: the remedy as a child run (``parent_run`` hands it this run's deploy lock), waited for.
 - ``gate_error_rate``: the service's error share back under 1 %.
 
@@ -41,7 +42,7 @@ from novacron_runbooks.release.history import ReleaseHistory
 RUNBOOK = default_catalog().get("high_error_rate")
 CEILING = float(RUNBOOK.threshold("error_rate").value)
 CONFIRM_WINDOW = "2m"
-REMEDIES = ("rollback", "database_issues")
+REMEDIES = ("rollback", "database_issues", "scale_up")
 RECOVERED = service_error_gate("error_rate", CEILING)
 
 
@@ -75,7 +76,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
 
     @runbook_step
     def no_automatic_remedy(plan: dict[str, Any]) -> None:
-        """Hand over to people: no remedy applies, or it is not built yet (the ladder keeps escalating)."""
+        """Hand over to people: no remedy applies (the ladder keeps escalating)."""
         steps.hand_over(plan)
 
     plan = choose_remedy_plan(diagnose(confirm()))

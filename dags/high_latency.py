@@ -2,14 +2,16 @@
 
 ::
 
-    confirm >> diagnose >> choose_remedy ─┬─> run_database_issues ─> gate_latency
+    confirm >> diagnose >> choose_remedy ─┬─> run_database_issues ─┬─> gate_latency
+                                          ├─> run_scale_up ────────┘
                                           └─> no_automatic_remedy
 
 - ``confirm``: the whole service's request p95 over the confirmation window; under 500 ms ends the run as a
   false alarm (or an alert already resolved). No answer from Prometheus is no reason to stand down.
 - ``diagnose``: the database's query p95 and pool, CPU per pod, the slowest endpoints.
 - ``choose_remedy``: the policy of RUNBOOKS.md (``incident.latency``): the database → ``database_issues`` as a
-  child run; CPU saturation → ``scale_up`` (not built yet: said, and escalated); otherwise people.
+  child run; CPU saturation → ``scale_up`` as a child run (replicas added in steps until CPU is under 70 %);
+  otherwise people.
 - ``gate_latency``: the service's p95 under 500 ms again.
 
 A Warning: Slack, no page; the escalation ladder and the incident timeline come with every runbook DAG. A
@@ -32,7 +34,7 @@ from novacron_runbooks.incident.children import child_run
 RUNBOOK = default_catalog().get("high_latency")
 CEILING = float(RUNBOOK.threshold("latency_p95").value)
 CONFIRM_WINDOW = "2m"
-CHILDREN = ("database_issues",)
+CHILDREN = ("database_issues", "scale_up")
 FAST = latency.latency_gate("latency", CEILING)
 
 with runbook_dag(RUNBOOK.name, max_active_runs=1):
@@ -63,7 +65,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
 
     @runbook_step
     def no_automatic_remedy(plan: dict[str, Any]) -> None:
-        """Hand over to people: no remedy applies, or it is not built yet (the ladder keeps escalating)."""
+        """Hand over to people: no remedy applies (the ladder keeps escalating)."""
         steps.hand_over(plan)
 
     plan = choose_remedy_plan(diagnose(confirm()))
