@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import TaskGroup, TriggerRule, get_current_context
@@ -51,27 +51,16 @@ from novacron_runbooks import connections
 from novacron_runbooks.catalog import scheduled_job
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
-from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.drill.approvals import AirflowApi
-from novacron_runbooks.drill.target import require_drill_target
+from novacron_runbooks.drill.target import require_drill_target, start_exercise
 from novacron_runbooks.gameday import faults, observe, scenarios, scoring
 from novacron_runbooks.gameday.metrics import publish
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
 
 JOB = scheduled_job("chaos_game_day")
-LATE_START = timedelta(hours=1)
-"""A scheduled run this late is the catch-up run Airflow starts when the DAG is unpaused: breaking an
-environment unannounced at unpause time is not a game day."""
 OBSERVE_TIMEOUT = timedelta(minutes=45)
 """Longer than any scenario's alert wait, bridge margin and runbook response time together."""
-
-
-def _late_scheduled_run(dag_run: Any) -> bool:
-    """Tell a scheduled run starting long after its date: the DAG was just unpaused and Airflow caught up."""
-    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
-    due = getattr(dag_run, "run_after", None) or dag_run.logical_date
-    return run_type == "scheduled" and due is not None and datetime.now(tz=UTC) - due > LATE_START
 
 
 def _airflow_api() -> AirflowApi:
@@ -193,14 +182,7 @@ with runbook_dag(JOB.name, runbook=JOB, schedule="0 5 1 1,4,7,10 *", max_active_
         """Refuse unless this environment is a drill target; check the scenario list and the API login."""
         evidence = current_evidence()
         chosen = list(params["scenarios"])
-        if not chosen or len(set(chosen)) != len(chosen):
-            raise ParamError("scenarios", f"must name each scenario at most once, and at least one: {chosen}")
-        extra = require_drill_target()
-        if _late_scheduled_run(get_current_context()["dag_run"]):
-            raise AirflowSkipException(
-                f"scheduled run more than {LATE_START} late (the DAG was just unpaused): no game day until "
-                "the next scheduled date; trigger one by hand to run it now"
-            )
+        extra = start_exercise(chosen, get_current_context()["dag_run"], "game day")
         scenarios.check_table()
         evidence.measure(
             "drill target", {"drill_allowed": True, "environment": extra.get("environment")}, "pass"

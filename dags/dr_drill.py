@@ -36,7 +36,7 @@ target and shows each fault and child run it would start, and changes nothing.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
@@ -48,13 +48,12 @@ from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import scheduled_job
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
-from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.drill import faults, scenarios
 from novacron_runbooks.drill.approvals import AirflowApi, answer_until_done
 from novacron_runbooks.drill.child import verified_end
 from novacron_runbooks.drill.metrics import publish_drill
 from novacron_runbooks.drill.readiness import DrillResult, met, readiness
-from novacron_runbooks.drill.target import require_drill_target
+from novacron_runbooks.drill.target import require_drill_target, start_exercise
 from novacron_runbooks.drill.writer import TABLE_DDL, Writer, measure_loss, survivors
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
 from novacron_runbooks.release.cluster import ReleaseCluster
@@ -66,9 +65,6 @@ CHILD_RUN_ID = "dr_drill__{{ run_id }}"
 APPROVALS = {"data_corruption": ("decide", "corruption_answer")}
 """The child's approval task the drill answers, and the drill param holding the answer."""
 ANSWER_TIMEOUT_SECONDS = 3 * 3600
-LATE_START = timedelta(hours=1)
-"""A scheduled run this late is the catch-up run Airflow starts when the DAG is unpaused (catchup off runs
-the latest past date at once): breaking an environment unannounced at unpause time is not a drill."""
 CORRUPTION_TIME = "{{ ti.xcom_pull(task_ids='data_corruption.inject')['corruption_time'] }}"
 
 
@@ -116,13 +112,6 @@ def _with_writer(scenario: str) -> dict[str, Any]:
         writer.stop()
     acks = [[a.seq, a.committed_at.isoformat(), a.acked_at.isoformat()] for a in writer.acks]
     return {**fault, "drill": writer.drill, "acks": acks, "writer_end": writer.error or "stopped"}
-
-
-def _late_scheduled_run(dag_run: Any) -> bool:
-    """Tell a scheduled run starting long after its date: the DAG was just unpaused and Airflow caught up."""
-    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
-    due = getattr(dag_run, "run_after", None) or dag_run.logical_date
-    return run_type == "scheduled" and due is not None and datetime.now(tz=UTC) - due > LATE_START
 
 
 def _inject(scenario: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -246,14 +235,7 @@ with runbook_dag(JOB.name, runbook=JOB, schedule="0 4 1 * *", max_active_runs=1)
         """Refuse unless this environment is a drill target; check the scenario list."""
         evidence = current_evidence()
         chosen = list(params["scenarios"])
-        if not chosen or len(set(chosen)) != len(chosen):
-            raise ParamError("scenarios", f"must name each scenario at most once, and at least one: {chosen}")
-        extra = require_drill_target()
-        if _late_scheduled_run(get_current_context()["dag_run"]):
-            raise AirflowSkipException(
-                f"scheduled run more than {LATE_START} late (the DAG was just unpaused): no drill until "
-                "the next scheduled date; trigger one by hand to drill now"
-            )
+        extra = start_exercise(chosen, get_current_context()["dag_run"], "drill")
         evidence.measure(
             "drill target", {"drill_allowed": True, "environment": extra.get("environment")}, "pass"
         )

@@ -6,7 +6,8 @@ processor and every task's start-up parse, so the import waits for the first fig
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import io
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -20,3 +21,11 @@ def pyplot() -> ModuleType:
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     return plt
+
+
+def png_bytes(figure: Any) -> bytes:
+    """Lay the figure out and render it as PNG (the caller closes it, however drawing ended)."""
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

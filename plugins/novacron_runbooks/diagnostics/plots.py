@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from novacron_runbooks.plotting import pyplot
+from novacron_runbooks.plotting import png_bytes, pyplot
 
 if TYPE_CHECKING:
     from novacron_runbooks.diagnostics.panels import Panel
@@ -36,9 +35,6 @@ def plot_png(panel: Panel, series: dict[str, Points]) -> bytes:
             axes.legend(fontsize=7, loc="upper left")
         if not series:
             axes.text(0.5, 0.5, "no data", transform=axes.transAxes, ha="center", va="center")
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return png_bytes(figure)
     finally:
         plt.close(figure)

@@ -7,10 +7,9 @@ Only runbooks with remediations in the window are drawn; without any, the figure
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
-from novacron_runbooks.plotting import pyplot
+from novacron_runbooks.plotting import png_bytes, pyplot
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,9 +74,6 @@ def effectiveness_png(figures: Sequence[RunbookEffectiveness], title: str) -> by
                 axes.text(0.5, 0.5, "no remediations", transform=axes.transAxes, ha="center", va="center")
                 axes.set_yticks([])
         figure.suptitle(title, fontsize=11)
-        figure.tight_layout()
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
-        return buffer.getvalue()
+        return png_bytes(figure)
     finally:
         plt.close(figure)
