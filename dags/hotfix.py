@@ -127,19 +127,15 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
         cluster = ReleaseCluster()
         revision = None
         if not dry_run:
-            history = ReleaseHistory(cluster)
-            holder = actions.run_holder(context)
-            live = actions.adopt_live_release(cluster, history, plan["active"], holder)
-            record = history.record_for_run(
-                holder,
+            revision = actions.record_in_place_release(
+                cluster,
+                context,
                 RUNBOOK.name,
-                image=plan["image"],
-                colour=plan["active"],
+                plan["image"],
+                plan["active"],
                 reason=f"{plan['incident_id']}: {params['justification']}",
-                replaced=live.revision,
-                notes=[f"postmortem: {plan['incident_id']}"],
+                note=f"postmortem: {plan['incident_id']}",
             )
-            revision = record.revision
         actions.roll_out(
             cluster,
             colour_deployment(plan["active"]),

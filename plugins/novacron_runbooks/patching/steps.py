@@ -85,20 +85,15 @@ def patch_application(runbook: str, plan: dict[str, Any], dry_run: bool, context
         return None
     revision = None
     if not dry_run:
-        cluster = ReleaseCluster()
-        history = ReleaseHistory(cluster)
-        holder = actions.run_holder(context)
-        live = actions.adopt_live_release(cluster, history, plan["active_colour"], holder)
-        record = history.record_for_run(
-            holder,
+        revision = actions.record_in_place_release(
+            ReleaseCluster(),
+            context,
             runbook,
-            image=plan["patched_image"],
-            colour=plan["active_colour"],
+            plan["patched_image"],
+            plan["active_colour"],
             reason=f"{plan['cve_id']} ({plan['severity']}): security patch",
-            replaced=live.revision,
-            notes=[f"security patch: {plan['cve_id']}"],
+            note=f"security patch: {plan['cve_id']}",
         )
-        revision = record.revision
     rollout.set_images(
         app, plan["patched_image"], cause=_cause(plan, context), dry_run=dry_run, revision=revision
     )

@@ -27,9 +27,10 @@ from novacron_runbooks.release.cluster import (
     colour_deployment,
 )
 from novacron_runbooks.release.gates import API_JOB, service_error_gate
+from novacron_runbooks.release.history import ReleaseHistory
 
 if TYPE_CHECKING:
-    from novacron_runbooks.release.history import Release, ReleaseHistory
+    from novacron_runbooks.release.history import Release
 
 SCRAPES_BEFORE_VERDICT = 2
 """Scrapes between traffic reaching a release and a gate judging it: Prometheus must have seen it first."""
@@ -80,6 +81,22 @@ def adopt_live_release(cluster: ReleaseCluster, history: ReleaseHistory, colour:
         "deployment history", f"adopted running release {workload.image} on {colour}", applied=True
     )
     return record
+
+
+def record_in_place_release(
+    cluster: ReleaseCluster, context: Any, runbook: str, image: str, colour: str, reason: str, note: str
+) -> int:
+    """Record a release rolled onto the live colour in place (hotfix, security patch); return its revision.
+
+    The live release is adopted first, so the history knows what this one replaces and a rollback finds it.
+    """
+    history = ReleaseHistory(cluster)
+    holder = run_holder(context)
+    live = adopt_live_release(cluster, history, colour, holder)
+    record = history.record_for_run(
+        holder, runbook, image=image, colour=colour, reason=reason, replaced=live.revision, notes=[note]
+    )
+    return record.revision
 
 
 def refuse_held_canary(cluster: ReleaseCluster) -> None:
