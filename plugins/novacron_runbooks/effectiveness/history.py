@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import ObjectStoragePath
 
 from novacron_runbooks.dagkit.report.store import REPORT_FILES, reports_base_url, safe_segment
-from novacron_runbooks.effectiveness.stats import RunbookEffectiveness, summarize
+from novacron_runbooks.effectiveness.stats import RunbookEffectiveness, RunRecord, summarize
 from novacron_runbooks.rebuild.plan import outage_start
 
 if TYPE_CHECKING:
@@ -42,30 +42,6 @@ class Window:
 
     def contains(self, moment: datetime) -> bool:
         return moment >= self.start and (self.end is None or moment < self.end)
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One finished run of a runbook, as its report recorded it."""
-
-    run_id: str
-    started: datetime
-    finished: datetime
-    outcome: str
-    dry_run: bool = False
-    false_alarm: bool = False
-    alert_started: datetime | None = None
-    """The alert's ``starts_at`` when an alert started the run (never later than the run's start)."""
-
-    @property
-    def duration_seconds(self) -> float:
-        """Start to end of the run: what the catalog's estimated time is about."""
-        return (self.finished - self.started).total_seconds()
-
-    @property
-    def resolve_seconds(self) -> float:
-        """Time to resolve: from the alert's start when an alert started the run, else the run's start."""
-        return (self.finished - (self.alert_started or self.started)).total_seconds()
 
 
 def _moment(raw: Any) -> datetime:

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
+    from datetime import datetime
 
-    from novacron_runbooks.effectiveness.history import RunRecord
 
 SUCCESS = "success"
 QUANTILES = (0.5, 0.9)
@@ -40,6 +40,30 @@ def quantile(values: Sequence[float], q: float) -> float:
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run of a runbook, as its report recorded it."""
+
+    run_id: str
+    started: datetime
+    finished: datetime
+    outcome: str
+    dry_run: bool = False
+    false_alarm: bool = False
+    alert_started: datetime | None = None
+    """The alert's ``starts_at`` when an alert started the run (never later than the run's start)."""
+
+    @property
+    def duration_seconds(self) -> float:
+        """Start to end of the run: what the catalog's estimated time is about."""
+        return (self.finished - self.started).total_seconds()
+
+    @property
+    def resolve_seconds(self) -> float:
+        """Time to resolve: from the alert's start when an alert started the run, else the run's start."""
+        return (self.finished - (self.alert_started or self.started)).total_seconds()
 
 
 @dataclass(frozen=True)
