@@ -5,7 +5,10 @@
 2. N gates waiting at once on a real ``airflow standalone``: worker slots held, triggerer CPU and memory,
    deferred against the same N in poke mode.
 
-Usage: ``.venv/bin/python bench/gates.py [--gates 200] [--repeats 3] [--out bench/results/gates.json]``
+3. How the deferred gates' cost grows with N (``--gates 50,100,200``: each size deferred; poke mode, the
+   baseline, at the largest).
+
+Usage: ``.venv/bin/python bench/gates.py [--gates 50,100,200] [--repeats 3] [--out bench/results/gates.json]``
 """
 
 from __future__ import annotations
@@ -113,7 +116,8 @@ def fanout(server: AirflowServer, mode: str, gates: int, observe_seconds: float)
     """Trigger N gates and sample slot use and the triggerer's cost while they wait."""
     dag_id = f"gate_fanout_{mode}"
     run_id = f"bench_{mode}_{int(time.time())}"
-    server.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "dag_run_id": run_id})
+    body = {"logical_date": None, "dag_run_id": run_id, "conf": {"gates": gates}}
+    server.request("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
     started = time.monotonic()
     cpu0, _ = _proc_stats("airflow triggerer")
     samples: list[dict[str, int]] = []
@@ -146,12 +150,13 @@ def fanout(server: AirflowServer, mode: str, gates: int, observe_seconds: float)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gates", type=int, default=200)
+    parser.add_argument("--gates", default="50,100,200", help="fan-out sizes, comma-separated")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--observe", type=float, default=180.0, help="seconds to watch each fan-out")
     parser.add_argument("--parallelism", type=int, default=4)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gates.json")
     args = parser.parse_args()
+    sizes = sorted(int(size) for size in args.gates.split(","))
     layout = start_sandbox(offset=300)
     results: dict[str, Any] = {}
     try:
@@ -165,18 +170,22 @@ def main() -> int:
         }
         print(json.dumps(results["fault_to_verdict"]), flush=True)
         home = Path(tempfile.mkdtemp(prefix="novacron-bench-airflow-"))
-        os.environ["NOVACRON_BENCH_GATES"] = str(args.gates)
+        os.environ["NOVACRON_BENCH_GATES"] = str(sizes[-1])
         server = start_standalone(
             home,
             dags_folder=REPO / "bench" / "dags",
             wait_for_dag="gate_fanout_deferred",
             parallelism=args.parallelism,
-            extra_env={"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(args.gates)},
+            extra_env={"AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(sizes[-1])},
         )
         try:
-            for mode in ("deferred", "poke"):
-                results[f"fanout_{mode}"] = fanout(server, mode, args.gates, args.observe)
-                print(json.dumps(results[f"fanout_{mode}"]), flush=True)
+            results["growth_deferred"] = []
+            for size in sizes:
+                results["growth_deferred"].append(fanout(server, "deferred", size, args.observe))
+                print(json.dumps(results["growth_deferred"][-1]), flush=True)
+            results["fanout_deferred"] = results["growth_deferred"][-1]
+            results["fanout_poke"] = fanout(server, "poke", sizes[-1], args.observe)
+            print(json.dumps(results["fanout_poke"]), flush=True)
         finally:
             server.stop()
     finally:

@@ -51,6 +51,28 @@ def _gates(r: dict[str, Any]) -> Iterable[Entry]:
     )
 
 
+def _gate_growth(r: dict[str, Any]) -> Iterable[Entry]:
+    """Deferred gates at each size: the triggerer's cost and the time until every gate waits in it."""
+    series = r.get("growth_deferred", [])
+    smallest = series[0] if series else None
+    for s in series:
+        yield entry(
+            "deferred gates: triggerer CPU (%)",
+            f"{s['gates']} gates",
+            s["triggerer_cpu_percent"],
+            f"{smallest['triggerer_cpu_percent']} at {smallest['gates']} gates" if smallest else None,
+            round(s["triggerer_cpu_percent"] / smallest["triggerer_cpu_percent"], 2)
+            if smallest and smallest["triggerer_cpu_percent"]
+            else None,
+        )
+        yield entry(
+            "deferred gates: trigger to all deferred (s)",
+            f"{s['gates']} gates",
+            s["seconds_until_all_deferred"],
+            None,
+        )
+
+
 def _rollback(r: dict[str, Any]) -> Iterable[Entry]:
     for path, inp in (("switch", "old colour up"), ("redeploy", "old colour gone")):
         s = r[path]
@@ -117,7 +139,7 @@ def _dr_drill(r: dict[str, Any]) -> Iterable[Entry]:
 
 READERS: dict[str, Callable[[Any], Iterable[Entry]]] = {
     "parse": _parse,
-    "gates": _gates,
+    "gates": lambda r: [*_gates(r), *_gate_growth(r)],
     "rollback": _rollback,
     "canary": _canary,
     "alert_chain": _alert_chain,
