@@ -8,7 +8,8 @@ echo "== ruff";   .venv/bin/ruff check .
 echo "== mypy";   .venv/bin/mypy
 echo "== catalog"; .venv/bin/python -m novacron_runbooks.catalog | tail -n 1
 echo "== alert rules"; .venv/bin/python -m novacron_runbooks.alerts check
-# Three workers (pytest-xdist), each with its own sandbox and Airflow home: the suite mostly waits on rate
-# windows, rollouts and gates, so three share two cores well. Tests are grouped per file, and every test on
-# the real airflow standalone in one group (tests/conftest.py). NOVACRON_TEST_WORKERS=0 runs one process.
-echo "== pytest"; .venv/bin/python -m pytest -n "${NOVACRON_TEST_WORKERS:-3}" --dist loadgroup --durations=30 "$@"
+# Three workers (pytest-xdist), each with its own sandbox and Airflow home, a file at a time: the suite mostly
+# waits on rate windows, rollouts and gates, so three share two cores well. (Grouping the real-standalone
+# tests on one worker with --dist loadgroup does not work with this pytest: xdist's group suffix on the node
+# id is lost.) NOVACRON_TEST_WORKERS=0 runs it in one process.
+echo "== pytest"; .venv/bin/python -m pytest -n "${NOVACRON_TEST_WORKERS:-3}" --dist loadfile --durations=30 "$@"

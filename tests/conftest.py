@@ -51,14 +51,3 @@ def pytest_configure(config: pytest.Config) -> None:
             env=os.environ.copy(),
         )
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group tests for ``--dist loadgroup``: one group per file, as ``loadfile`` would, except that every test
-    on the real ``airflow standalone`` joins one group, so one worker starts one standalone for all of them
-    (each start costs a minute of both cores) instead of every worker starting its own.
-    """
-    for item in items:
-        uses_server = "airflow_server" in getattr(item, "fixturenames", ())
-        group = "airflow_server" if uses_server else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
