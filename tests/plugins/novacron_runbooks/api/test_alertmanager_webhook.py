@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from airflow.utils.session import create_session
 from alert_payloads import notification
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.bridge import runs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.sandbox, pytest.mark.airflow_server]
 
 RUNBOOK = "rollback"
-DAGS = Path(__file__).resolve().parents[4] / "dags"
 WEBHOOK = "/novacron/alertmanager/webhook"
 
 
@@ -178,12 +178,10 @@ def test_unknown_runbooks_are_rejected(bridge):
         "runbook": "no_such_runbook",
         "reason": "not a runbook of the catalog",
     }
-    without_dag = next(r.name for r in default_catalog() if not (DAGS / f"{r.name}.py").exists())
-    body["alerts"][0]["labels"]["runbook"] = without_dag
-    status, answer = bridge.post(body)
-    assert answer["alerts"][0]["status"] == "rejected"
-    assert "has no DAG" in answer["alerts"][0]["reason"]
     assert bridge.runs() == []
+    # every catalog runbook has its DAG now; an Airflow that lacks one is refused by the bridge's same lookup
+    with create_session(scoped=False) as session, pytest.raises(runs.Refused, match="has no DAG"):
+        runs.target_dag(session, "no_such_runbook")
 
 
 def test_one_run_for_100_concurrent_duplicates(bridge):
