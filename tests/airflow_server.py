@@ -39,8 +39,7 @@ def airflow_server(sandbox) -> Iterator[AirflowServer]:
     It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge. DAGs start
     paused: unpaused, the scheduled ones (hourly and daily backups, the validation restore) would each run at
     once against the session's sandbox, beside the tests that use its database. Tests unpause what they run;
-    ``runbook_review`` (read-only) is unpaused here, and ``chaos_game_day``, whose catch-up run at unpause
-    skips by design (it is late), so that run is over before the game day test needs the DAG's one slot.
+    ``runbook_review`` (read-only) is unpaused here.
     """
     home = Path(tempfile.mkdtemp(prefix="novacron-standalone-"))
     try:
@@ -52,10 +51,9 @@ def airflow_server(sandbox) -> Iterator[AirflowServer]:
             extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
         wait_for_every_dag(server)
-        for dag_id in ("runbook_review", "chaos_game_day"):
-            status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-            if status != 200:
-                raise RuntimeError(f"could not unpause {dag_id}: {status} {body}")
+        status, body = server.request("PATCH", "/api/v2/dags/runbook_review", {"is_paused": False})
+        if status != 200:
+            raise RuntimeError(f"could not unpause runbook_review: {status} {body}")
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:

@@ -51,12 +51,3 @@ def pytest_configure(config: pytest.Config) -> None:
             env=os.environ.copy(),
         )
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Longest first: the files on a real scheduler (marked ``airflow_server``) are collected first.
-
-    pytest-xdist hands files out in collection order, so the minutes-long runs on a real scheduler start at
-    once and the quick files fill the workers' gaps at the end, instead of one long file starting last and
-    keeping the whole suite waiting. The sort is stable: every other order stays as collected.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("airflow_server") is None)
