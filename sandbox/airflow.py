@@ -25,6 +25,9 @@ from sandbox.layout import REPO_ROOT
 START_TIMEOUT = 240.0
 
 
+REQUEST_TIMEOUT_SECONDS = 120
+
+
 @dataclass
 class AirflowServer:
     """A running standalone Airflow, its process and a logged-in REST client."""
@@ -44,7 +47,9 @@ class AirflowServer:
         if bearer:
             req.add_header("Authorization", f"Bearer {bearer}")
         try:
-            with urllib.request.urlopen(req, timeout=30) as response:
+            # generous: an API server on SQLite, sharing two cores with a busy scheduler, can take tens of
+            # seconds to answer; slowness is not what a test of the API asserts
+            with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT_SECONDS) as response:
                 raw, status = response.read().decode(), response.status
         except urllib.error.HTTPError as exc:
             raw, status = exc.read().decode(), exc.code
