@@ -71,12 +71,20 @@ def test_a_bad_release_fires_the_alert_and_the_incident_it_starts_rolls_it_back(
     """
     server = airflow_server
     reset_release_state(healthy=False)
-    before = {run["dag_run_id"] for run in runs_of(server, "high_error_rate")}
     try:
+        alert_timing.apply(sandbox, {"HighErrorRate": 20})
+        # An episode left by an earlier test on this worker must end first, and a run the bridge queued for it
+        # while the DAG was paused must go: the group's active run would absorb the new episode.
+        eventually(
+            lambda: not promql(sandbox, 'ALERTS{alertname="HighErrorRate"}'), 180, "HighErrorRate at rest"
+        )
+        for run in runs_of(server, "high_error_rate"):
+            if run["state"] in {"queued", "running"}:
+                server.request("DELETE", f"/api/v2/dags/high_error_rate/dagRuns/{run['dag_run_id']}")
+        before = {run["dag_run_id"] for run in runs_of(server, "high_error_rate")}
         for dag_id in ("high_error_rate", "rollback"):
             status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
             assert status == 200, body
-        alert_timing.apply(sandbox, {"HighErrorRate": 20})
         promote_bad_release(keep_old_colour=True)
         started = eventually(
             lambda: [r for r in runs_of(server, "high_error_rate") if r["dag_run_id"] not in before],
