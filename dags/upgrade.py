@@ -40,7 +40,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -48,6 +47,7 @@ from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.notify import post_slack, run_label
+from novacron_runbooks.incident.children import locked_child_run
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.recovery import steps
 from novacron_runbooks.release.actions import run_holder
@@ -170,24 +170,12 @@ with runbook_dag(RUNBOOK.name, checks=(check_combination,), max_active_runs=1):
         _say(f":arrow_up: {planned['what']} applied on {planned['primary']}")
         return done
 
-    run_canary = TriggerDagRunOperator(
-        task_id="run_canary",
-        trigger_dag_id="canary",
-        trigger_run_id="{{ run_id }}__canary",
-        conf={
-            "image": "{{ params.target_version }}",
-            "dry_run": False,
-            "lock_wait_minutes": 0,
-            "reason": "upgrade {{ run_id }}: {{ params.reason or 'dependencies upgrade' }}",
-            "parent_run": "{{ dag.dag_id }}/{{ run_id }}",
-        },
-        reset_dag_run=True,
-        wait_for_completion=True,
-        poke_interval=CANARY_POKE_SECONDS,
-        allowed_states=["success"],
-        failed_states=["failed"],
-        fail_when_dag_is_paused=True,
-        deferrable=True,
+    run_canary = locked_child_run(
+        "run_canary",
+        "canary",
+        "upgrade {{ run_id }}: {{ params.reason or 'dependencies upgrade' }}",
+        conf={"image": "{{ params.target_version }}", "lock_wait_minutes": 0},
+        poke_seconds=CANARY_POKE_SECONDS,
     )
 
     @runbook_step(trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS, retries=1)
