@@ -31,21 +31,13 @@ from novacron_runbooks.dagkit.params import require_image
 from novacron_runbooks.operators.hitl import SecondPersonApprovalOperator
 from novacron_runbooks.release import actions
 from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
-from novacron_runbooks.release.gates import image_version, release_error_gate, release_gate_values
+from novacron_runbooks.release.gates import image_version, in_place_gate_settings, in_place_release_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
 RUNBOOK = default_catalog().get("hotfix")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("approval_timeout").value)
-GATE_WINDOW_SECONDS = 20
-GATE_INTERVAL_SECONDS = 10
-POST_DEPLOY = release_error_gate(
-    "post_deploy",
-    ERROR_CEILING,
-    count=18,
-    interval_seconds=GATE_INTERVAL_SECONDS,
-)
-"""18 measurements 10 s apart: the catalog's 3 minutes; ``gate_seconds`` sets the count per run."""
+POST_DEPLOY = in_place_release_gate("post_deploy", ERROR_CEILING)
 PLAN = "{{ ti.xcom_pull(task_ids='preflight')['%s'] }}"
 
 
@@ -194,11 +186,7 @@ with runbook_dag(RUNBOOK.name, checks=(require_image("image"),), max_active_runs
         POST_DEPLOY,
         on_proceed=record_hotfix(plan, revision),
         on_rollback=roll_back_hotfix(plan, revision),
-        values=release_gate_values(PLAN % "version", GATE_WINDOW_SECONDS),
-        overrides={
-            "count": f"{{{{ [1, params.gate_seconds // {GATE_INTERVAL_SECONDS}] | max }}}}",
-            "initial_delay_seconds": PLAN % "gate_delay_seconds",
-        },
+        **in_place_gate_settings(PLAN),
         notify_channel=RUNBOOK.owner.slack_channel,
     )
     ready >> gate

@@ -36,18 +36,10 @@ from novacron_runbooks.patching import steps
 from novacron_runbooks.patching.approval import SeverityApprovalOperator
 from novacron_runbooks.patching.plan import approval_window
 from novacron_runbooks.patching.validation import CHECKS, SEVERITIES
-from novacron_runbooks.release.gates import release_error_gate, release_gate_values
+from novacron_runbooks.release.gates import in_place_gate_settings, in_place_release_gate
 
 RUNBOOK = default_catalog().get("security_patch")
-GATE_WINDOW_SECONDS = 20
-GATE_INTERVAL_SECONDS = 10
-POST_PATCH = release_error_gate(
-    "post_patch",
-    RUNBOOK.threshold("error_rate").value,
-    count=18,
-    interval_seconds=GATE_INTERVAL_SECONDS,
-)
-"""18 measurements 10 s apart: the catalog's 3 minutes; ``gate_seconds`` sets the count per run."""
+POST_PATCH = in_place_release_gate("post_patch", RUNBOOK.threshold("error_rate").value)
 PLAN = "{{ ti.xcom_pull(task_ids='find_affected')['%s'] }}"
 
 with runbook_dag(RUNBOOK.name, checks=CHECKS, max_active_runs=1) as rb:
@@ -144,11 +136,7 @@ with runbook_dag(RUNBOOK.name, checks=CHECKS, max_active_runs=1) as rb:
         POST_PATCH,
         on_proceed=verify_patched(plan, revision),
         on_rollback=roll_back_patch(plan, revision),
-        values=release_gate_values(PLAN % "version", GATE_WINDOW_SECONDS),
-        overrides={
-            "count": f"{{{{ [1, params.gate_seconds // {GATE_INTERVAL_SECONDS}] | max }}}}",
-            "initial_delay_seconds": PLAN % "gate_delay_seconds",
-        },
+        **in_place_gate_settings(PLAN),
         notify_channel=RUNBOOK.owner.slack_channel,
     )
     ready >> gate

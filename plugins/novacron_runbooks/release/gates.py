@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from novacron_runbooks.gates.spec import Comparison, Condition, GateSpec
 
@@ -80,6 +81,33 @@ def service_error_gate(name: str, ceiling: float) -> GateSpec:
 
 def release_gate_values(version: str, window_seconds: int) -> dict[str, object]:
     return {"service": SERVICE, "version": version, "window": int(window_seconds)}
+
+
+IN_PLACE_WINDOW_SECONDS = 20
+IN_PLACE_INTERVAL_SECONDS = 10
+
+
+def in_place_release_gate(name: str, ceiling: float) -> GateSpec:
+    """Return the gate after a release rolled onto the live colour in place (hotfix, security patch).
+
+    18 measurements 10 s apart: the catalog's 3 minutes; ``gate_seconds`` sets the count per run.
+    """
+    return release_error_gate(name, ceiling, count=18, interval_seconds=IN_PLACE_INTERVAL_SECONDS)
+
+
+def in_place_gate_settings(plan: str) -> dict[str, Any]:
+    """``values`` and ``overrides`` of that gate: the new version's own requests, ``gate_seconds`` long.
+
+    ``plan`` is the template of the planning task's XCom (``"{{ ti.xcom_pull(...)['%s'] }}"``), which holds
+    the ``version`` and the ``gate_delay_seconds``.
+    """
+    return {
+        "values": release_gate_values(plan % "version", IN_PLACE_WINDOW_SECONDS),
+        "overrides": {
+            "count": f"{{{{ [1, params.gate_seconds // {IN_PLACE_INTERVAL_SECONDS}] | max }}}}",
+            "initial_delay_seconds": plan % "gate_delay_seconds",
+        },
+    }
 
 
 # -- canary ----------------------------------------------------------------------------------------------
