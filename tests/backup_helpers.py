@@ -59,6 +59,12 @@ def promql(layout: Any, query: str) -> list[dict[str, Any]]:
     return list(_get_json(url)["data"]["result"])
 
 
+def alertmanager_active(layout: Any, alertname: str) -> list[dict[str, Any]]:
+    """Alerts named ``alertname`` Alertmanager still holds as active (it forgets them only once resolved)."""
+    query = urllib.parse.urlencode({"active": "true", "filter": f'alertname="{alertname}"'})
+    return list(_get_json(f"{layout.url('alertmanager')}/api/v2/alerts?{query}"))
+
+
 def pushed(layout: Any, metric: str, **labels: str) -> float | None:
     """Value the Pushgateway holds for ``metric`` with ``labels`` (``None`` when it holds none)."""
     with urllib.request.urlopen(f"{layout.url('pushgateway')}/metrics", timeout=10) as response:

@@ -50,4 +50,3 @@ def pytest_configure(config: pytest.Config) -> None:
             capture_output=True,
             env=os.environ.copy(),
         )
-

@@ -11,6 +11,14 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG
 
 
+def sync_dag(dag: DAG) -> None:
+    """Serialise ``dag`` into the dags-folder bundle of the metadata database, as a DAG processor would."""
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+
+
 def run_dag(dag: DAG, conf: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     """Serialise ``dag`` into the dags-folder bundle and run it in-process; return the DagRun.
 
@@ -19,10 +27,7 @@ def run_dag(dag: DAG, conf: dict[str, Any] | None = None, **kwargs: Any) -> Any:
     in ``test_escalation_e2e``.
     """
     dag.deadline = None
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder="/nonexistent", collect_dags=False)
-    bag.bag_dag(dag)
-    sync_bag_to_db(bag, bundle_name="dags-folder", bundle_version=None)
+    sync_dag(dag)
     return dag.test(run_conf=conf or {}, **kwargs)
 
 

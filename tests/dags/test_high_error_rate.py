@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from backup_helpers import eventually, promql
+from backup_helpers import alertmanager_active, eventually, promql
 from dag_runner import run_dag, task_states
 from release_state import (
     BAD_IMAGE,
@@ -73,10 +73,16 @@ def test_a_bad_release_fires_the_alert_and_the_incident_it_starts_rolls_it_back(
     reset_release_state(healthy=False)
     try:
         alert_timing.apply(sandbox, {"HighErrorRate": 20})
-        # An episode left by an earlier test on this worker must end first, and a run the bridge queued for it
-        # while the DAG was paused must go: the group's active run would absorb the new episode.
+        # An episode left by an earlier test on this worker must end first, in Alertmanager too (it notifies a
+        # group's unchanged firing set only once), and a run the bridge queued for it while the DAG was paused
+        # must go: the group's active run would absorb the new episode.
         eventually(
-            lambda: not promql(sandbox, 'ALERTS{alertname="HighErrorRate"}'), 180, "HighErrorRate at rest"
+            lambda: (
+                not promql(sandbox, 'ALERTS{alertname="HighErrorRate"}')
+                and not alertmanager_active(sandbox, "HighErrorRate")
+            ),
+            180,
+            "HighErrorRate at rest in Prometheus and Alertmanager",
         )
         for run in runs_of(server, "high_error_rate"):
             if run["state"] in {"queued", "running"}:

@@ -4,7 +4,9 @@ Alertmanager authenticates with ``Authorization: Bearer <token>``; the token is 
 the file ``NOVACRON_ALERTMANAGER_TOKEN_FILE`` names, the same file Alertmanager's ``credentials_file`` reads,
 so the secret is never in an environment variable or a process list and a rotation needs no restart. The
 order of checks is the order of trust: no or wrong token → 401, not a webhook v4 payload → 400 naming the
-field, and only then does anything start. The answer lists what happened to every alert (see ``bridge``).
+field, and only then does anything start. The answer lists what happened to every alert (see ``bridge``);
+it is a 503 when an alert's runbook has no DAG served yet, so Alertmanager delivers the notification again
+(the alerts it did start are deduplicated on the next delivery by their run ids).
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from novacron_runbooks.bridge import dispatch
@@ -54,7 +56,7 @@ def authenticate(request: Request) -> None:
 
 
 @router.post("/webhook")
-async def webhook(request: Request) -> dict[str, Any]:
+async def webhook(request: Request) -> JSONResponse:
     """Receive one Alertmanager notification and start, deduplicate or annotate runbook runs."""
     received = time.monotonic()
     authenticate(request)
@@ -76,9 +78,11 @@ async def webhook(request: Request) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    return {
+    answer = {
         "group": group_hash(notification.groupKey),
         "status": notification.status,
         "counts": counts,
         "alerts": [outcome.as_dict() for outcome in outcomes],
     }
+    retry = dispatch.UNAVAILABLE in counts
+    return JSONResponse(answer, status_code=503 if retry else 200)

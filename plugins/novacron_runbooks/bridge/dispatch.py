@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RETRIES = 4
 _locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+UNAVAILABLE = "unavailable"
+"""An alert whose runbook's DAG is not served right now: the notification is answered 503, to come again."""
 ROUTED_JOBS = frozenset(spec.route_to for spec in SPECS if spec.route_to)
 """Scheduled jobs an alert rule names as its runbook (the daily test restore), started like runbooks."""
 
@@ -51,7 +53,8 @@ class Outcome:
 
     fingerprint: str
     alertname: str
-    status: str  # started | grouped | deduplicated | rejected | resolved_recorded | resolved_unmatched
+    # started | grouped | deduplicated | rejected | unavailable | resolved_recorded | resolved_unmatched
+    status: str
     runbook: str = ""
     run_id: str = ""
     reason: str = ""
@@ -140,6 +143,8 @@ def _fire(
             dag, paused = runs.target_dag(session, runbook)
         except runs.Refused as exc:
             return _all(alerts, runbook, "rejected", reason=str(exc))
+        except runs.NotServed as exc:
+            return _all(alerts, runbook, UNAVAILABLE, reason=f"{exc}; Alertmanager delivers it again")
         active = runs.active_run(session, runbook, group) or runs.get_run(session, runbook, run_id)
         if active is not None:
             active.note = note.with_repeat(active.note, _now())

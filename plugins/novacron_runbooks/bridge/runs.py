@@ -36,6 +36,15 @@ class Refused(Exception):
     """The alert's runbook cannot be started from an alert; the reason is returned to Alertmanager."""
 
 
+class NotServed(Exception):
+    """The runbook's DAG is not served by this Airflow right now: not parsed yet, stale, or failing to import.
+
+    Unlike :class:`Refused` this can pass (an API server that started before its DAG processor's first parse,
+    a DAG file broken by a deploy), so Alertmanager is asked to deliver again rather than told it is done: an
+    answer of 200 would hold the alert back until its ``repeat_interval`` (hours in production).
+    """
+
+
 class AlreadyStarted(Exception):
     """Another delivery of the same firing episode created the run first."""
 
@@ -57,15 +66,18 @@ def _dag_bag() -> DBDagBag:
 
 
 def target_dag(session: Session, dag_id: str) -> tuple[Any, bool]:
-    """Return the DAG to start and whether it is paused; :class:`Refused` when it cannot take alerts."""
+    """Return the DAG to start and whether it is paused.
+
+    :class:`NotServed` when the DAG is not (yet) there to start, :class:`Refused` when it cannot take alerts.
+    """
     model = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id))
     if model is None or model.is_stale:
-        raise Refused(f"runbook {dag_id!r} has no DAG in this Airflow")
+        raise NotServed(f"runbook {dag_id!r} has no DAG in this Airflow (yet)")
     if model.has_import_errors:
-        raise Refused(f"DAG {dag_id!r} has import errors")
+        raise NotServed(f"DAG {dag_id!r} has import errors")
     dag = _dag_bag().get_latest_version_of_dag(dag_id, session=session)
     if dag is None:
-        raise Refused(f"DAG {dag_id!r} is not serialized yet")
+        raise NotServed(f"DAG {dag_id!r} is not serialized yet")
     if "alert" not in dag.params:
         raise Refused(f"DAG {dag_id!r} does not take the 'alert' param")
     return dag, bool(model.is_paused)

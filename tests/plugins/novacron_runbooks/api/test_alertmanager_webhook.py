@@ -180,7 +180,7 @@ def test_unknown_runbooks_are_rejected(bridge):
     }
     assert bridge.runs() == []
     # every catalog runbook has its DAG now; an Airflow that lacks one is refused by the bridge's same lookup
-    with create_session(scoped=False) as session, pytest.raises(runs.Refused, match="has no DAG"):
+    with create_session(scoped=False) as session, pytest.raises(runs.NotServed, match="has no DAG"):
         runs.target_dag(session, "no_such_runbook")
 
 
