@@ -68,7 +68,7 @@ def _gate_growth(r: dict[str, Any]) -> Iterable[Entry]:
         yield entry(
             "deferred gates: trigger to all deferred (s)",
             f"{s['gates']} gates",
-            s["seconds_until_all_deferred"],
+            None if s["seconds_until_all_deferred"] is None else round(s["seconds_until_all_deferred"], 1),
             None,
         )
 
@@ -137,6 +137,27 @@ def _dr_drill(r: dict[str, Any]) -> Iterable[Entry]:
         )
 
 
+def _concurrency(r: dict[str, Any]) -> Iterable[Entry]:
+    """Each batch size: the median run's duration against its runbook alone, and the scheduler's delay."""
+    for s in r["series"]:
+        inp = f"{s['concurrent_runs']} runs, parallelism {r['parallelism']}"
+        yield entry(
+            "concurrent diagnostics runs: duration against alone (x)",
+            inp,
+            s["median_duration_ratio_to_solo"],
+            1.0,
+        )
+        yield entry(
+            "concurrent diagnostics runs: makespan (s)", inp, s["makespan_seconds"], s["solo_sum_seconds"]
+        )
+        yield entry(
+            "concurrent diagnostics runs: queued → started (s)",
+            inp,
+            s["median_queued_to_start_seconds"],
+            None,
+        )
+
+
 READERS: dict[str, Callable[[Any], Iterable[Entry]]] = {
     "parse": _parse,
     "gates": lambda r: [*_gates(r), *_gate_growth(r)],
@@ -145,5 +166,6 @@ READERS: dict[str, Callable[[Any], Iterable[Entry]]] = {
     "alert_chain": _alert_chain,
     "backup": _backup,
     "dr_drill": _dr_drill,
+    "concurrency": _concurrency,
 }
 """Result file name (``bench/results/<name>.json``) → the reader of its rows."""

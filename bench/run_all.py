@@ -23,7 +23,7 @@ from rows import READERS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
-ORDER = ("parse", "gates", "rollback", "canary", "alert_chain", "backup", "dr_drill")
+ORDER = ("parse", "gates", "concurrency", "rollback", "canary", "alert_chain", "backup", "dr_drill")
 """Cheapest first, so a broken environment shows within minutes; each is ``bench/<name>.py``."""
 
 
