@@ -10,10 +10,11 @@ runbook's verified end, RPO as the acknowledged rows lost and the commit-time wi
 catalog's targets, and the readiness score.
 
 Goals: RPO at most 60 s where the recovery replays archived WAL, about 0 where it promotes the streaming
-replica; RTO a small fraction of the target (1 h for a database failure, 3 h for data corruption).
+replica; RTO a small fraction of the target (1 h for a database failure, 3 h for data corruption, 15 min for
+a service failure).
 
-Usage: ``.venv/bin/python bench/dr_drill.py [--scenarios database_failure data_corruption] [--out FILE]``
-(results in ``bench/results/dr_drill.json`` by default)
+Usage: ``.venv/bin/python bench/dr_drill.py [--scenarios database_failure ...] [--out FILE]`` (every scenario
+and ``bench/results/dr_drill.json`` by default)
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", nargs="+", default=["database_failure", "data_corruption"])
+    parser.add_argument("--scenarios", nargs="+", default=list(DR_RUNBOOK))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "dr_drill.json")
     args = parser.parse_args()
     layout = start_sandbox(offset=OFFSET)
