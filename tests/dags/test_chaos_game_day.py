@@ -12,13 +12,12 @@ import json
 import urllib.request
 
 import pytest
+from alert_rest import settle_alert
 from backup_helpers import eventually, load_dag, pushed
 from dag_runner import run_dag, task_states
 
 from novacron_runbooks import connections
 from novacron_runbooks.dagkit.report.store import read_report
-from novacron_runbooks.gameday.observe import alert_states
-from novacron_runbooks.hooks.prometheus import PrometheusHook
 from sandbox import alert_timing
 from sandbox.faults import set_fault
 
@@ -95,7 +94,7 @@ def _catch_up_run_skipped(server) -> None:
 def test_the_game_day_detects_a_runbook_that_failed_to_resolve_its_fault(airflow_server, sandbox):
     server = airflow_server
     dags = ("chaos_game_day", "high_latency")
-    eventually(lambda: not alert_states(PrometheusHook(), "HighLatency"), 180, "HighLatency at rest")
+    settle_alert(server, sandbox, "HighLatency", "high_latency")
     _api_account(server)
     try:
         for dag_id in dags:

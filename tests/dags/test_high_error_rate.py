@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from backup_helpers import alertmanager_active, eventually, promql
+from alert_rest import settle_alert
+from backup_helpers import eventually, promql
 from dag_runner import run_dag, task_states
 from release_state import (
     BAD_IMAGE,
@@ -73,21 +74,7 @@ def test_a_bad_release_fires_the_alert_and_the_incident_it_starts_rolls_it_back(
     reset_release_state(healthy=False)
     try:
         alert_timing.apply(sandbox, {"HighErrorRate": 20})
-        # An episode left by an earlier test on this worker must end first, in Alertmanager too (it notifies a
-        # group's unchanged firing set only once), and a run the bridge queued for it while the DAG was paused
-        # must go: the group's active run would absorb the new episode.
-        eventually(
-            lambda: (
-                not promql(sandbox, 'ALERTS{alertname="HighErrorRate"}')
-                and not alertmanager_active(sandbox, "HighErrorRate")
-            ),
-            180,
-            "HighErrorRate at rest in Prometheus and Alertmanager",
-        )
-        for run in runs_of(server, "high_error_rate"):
-            if run["state"] in {"queued", "running"}:
-                server.request("DELETE", f"/api/v2/dags/high_error_rate/dagRuns/{run['dag_run_id']}")
-        before = {run["dag_run_id"] for run in runs_of(server, "high_error_rate")}
+        before = settle_alert(server, sandbox, "HighErrorRate", "high_error_rate")
         for dag_id in ("high_error_rate", "rollback"):
             status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
             assert status == 200, body
