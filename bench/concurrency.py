@@ -120,11 +120,7 @@ def main() -> int:
             extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
         try:
-            deadline = time.monotonic() + 300
-            while not all(server.ready(dag_id) for dag_id in RUNBOOKS):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the debug runbooks were not all served within 300 s: {RUNBOOKS}")
-                time.sleep(2)
+            server.wait_for_dags(set(RUNBOOKS))
             for dag_id in RUNBOOKS:
                 server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
             result = measure(server, sizes, args.solo_repeats)

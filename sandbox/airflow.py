@@ -91,6 +91,18 @@ class AirflowServer:
             self.login()
         return self.request("GET", f"/api/v2/dags/{dag_id}")[0] == 200
 
+    def wait_for_dags(self, dag_ids: set[str], timeout: float = 300) -> None:
+        """Wait until the DAG processor has served all of ``dag_ids``: callers never race its first parse."""
+        deadline = time.monotonic() + timeout
+        served: set[str] = set()
+        while time.monotonic() < deadline:
+            status, body = self.request("GET", "/api/v2/dags?limit=200")
+            served = {dag["dag_id"] for dag in body.get("dags", [])} if status == 200 else set()
+            if dag_ids <= served:
+                return
+            time.sleep(2)
+        raise RuntimeError(f"DAGs not served after {timeout:.0f} s: {sorted(dag_ids - served)}")
+
     def stop(self) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after a minute."""
         if self.process is None or self.process.poll() is not None:

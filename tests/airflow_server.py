@@ -5,7 +5,6 @@ scheduler, triggerer and dag-processor (``pytest_plugins = ["airflow_server"]``)
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,20 +15,6 @@ from sandbox.layout import REPO_ROOT
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-
-def wait_for_every_dag(server: AirflowServer, timeout: float = 300) -> None:
-    """Wait until the DAG processor has served every DAG file: tests then never race its first parse."""
-    expected = {path.stem for path in (REPO_ROOT / "dags").glob("*.py")}
-    deadline = time.monotonic() + timeout
-    served: set[str] = set()
-    while time.monotonic() < deadline:
-        status, body = server.request("GET", "/api/v2/dags?limit=200")
-        served = {dag["dag_id"] for dag in body.get("dags", [])} if status == 200 else set()
-        if expected <= served:
-            return
-        time.sleep(2)
-    raise RuntimeError(f"DAGs not served after {timeout:.0f} s: {sorted(expected - served)}")
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +35,8 @@ def airflow_server(sandbox) -> Iterator[AirflowServer]:
             port=sandbox.port("airflow"),
             extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
-        wait_for_every_dag(server)
+        # every DAG file served: tests then never race the DAG processor's first parse
+        server.wait_for_dags({path.stem for path in (REPO_ROOT / "dags").glob("*.py")})
         status, body = server.request("PATCH", "/api/v2/dags/runbook_review", {"is_paused": False})
         if status != 200:
             raise RuntimeError(f"could not unpause runbook_review: {status} {body}")
