@@ -85,16 +85,6 @@ def _watch(layout: Layout, server: AirflowServer, before: set[str], timeout: flo
     raise RuntimeError(f"{ALERT} did not start {RUNBOOK} within {timeout:.0f} s")
 
 
-def unpause(server: AirflowServer, dag_id: str, timeout: float = 300) -> None:
-    """Unpause ``dag_id`` once the DAG processor has served it (it parses the files one by one)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})[0] == 200:
-            return
-        time.sleep(2)
-    raise RuntimeError(f"{dag_id} was not served within {timeout:.0f} s")
-
-
 def one_chain(layout: Layout, server: AirflowServer) -> dict[str, Any]:
     reset_release_state(healthy=False)
     wait_service_healthy(240, window="15s")
@@ -165,8 +155,7 @@ def main() -> int:
             extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
         try:
-            for dag_id in (RUNBOOK, "rollback"):
-                unpause(server, dag_id)
+            server.unpause(RUNBOOK, "rollback")
             alert_timing.apply(layout, {ALERT: args.speedup})
             for _ in range(min(args.repeats, 3)):
                 samples.append(one_chain(layout, server))

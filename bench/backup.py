@@ -180,7 +180,7 @@ def main() -> int:
             extra_env=paused,
         )
         try:
-            server.request("PATCH", "/api/v2/dags/backup", {"is_paused": False})
+            server.unpause("backup")
             for size in sorted(args.sizes_mb):
                 results["sizes"].append(one_size(server, size, args.repeats))
         finally:

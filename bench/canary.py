@@ -127,7 +127,7 @@ def main() -> int:
             home, dags_folder=REPO / "dags", wait_for_dag="canary", parallelism=args.parallelism
         )
         try:
-            server.request("PATCH", "/api/v2/dags/canary", {"is_paused": False})
+            server.unpause("canary")
             for setting in SETTINGS:
                 samples = [one_canary(server, setting) for _ in range(args.repeats)]
                 for sample in samples:

@@ -120,9 +120,7 @@ def main() -> int:
             extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
         )
         try:
-            server.wait_for_dags(set(RUNBOOKS))
-            for dag_id in RUNBOOKS:
-                server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            server.unpause(*RUNBOOKS)
             result = measure(server, sizes, args.solo_repeats)
         finally:
             server.stop()

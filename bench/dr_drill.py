@@ -40,16 +40,6 @@ DRILL_USER = "dr_drill"
 RPO_GOAL_SECONDS = 60.0
 
 
-def _unpause(server: AirflowServer, dag_id: str, timeout: float = 180) -> None:
-    """Unpause a DAG once the dag-processor has served it (standalone waited only for ``dr_drill``)."""
-    deadline = time.monotonic() + timeout
-    while server.request("GET", f"/api/v2/dags/{dag_id}")[0] == 404 and time.monotonic() < deadline:
-        time.sleep(2)
-    status, body = server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    if status != 200:
-        raise RuntimeError(f"could not unpause {dag_id}: {status} {body}")
-
-
 def _drill_account(server: AirflowServer, home: Path) -> None:
     """Give the drill its API connection, as the ``dr_drill`` user SimpleAuthManager created at start."""
     password = json.loads((home / "passwords.json").read_text())[DRILL_USER]
@@ -153,8 +143,7 @@ def main() -> int:
         )
         try:
             _drill_account(server, home)
-            for dag_id in ("dr_drill", *(DR_RUNBOOK[s] for s in args.scenarios)):
-                _unpause(server, dag_id)
+            server.unpause("dr_drill", *(DR_RUNBOOK[s] for s in args.scenarios))
             for scenario in args.scenarios:
                 results.append(one_drill(server, home, layout.root, scenario))
                 print(json.dumps(results[-1]), flush=True)

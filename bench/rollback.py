@@ -147,7 +147,7 @@ def main() -> int:
             home, dags_folder=REPO / "dags", wait_for_dag="rollback", parallelism=args.parallelism
         )
         try:
-            server.request("PATCH", "/api/v2/dags/rollback", {"is_paused": False})
+            server.unpause("rollback")
             probe_url = f"{layout.url('standin')}/api/v1/health"
             for keep in (True, False):
                 samples = []

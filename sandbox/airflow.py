@@ -103,6 +103,14 @@ class AirflowServer:
             time.sleep(2)
         raise RuntimeError(f"DAGs not served after {timeout:.0f} s: {sorted(dag_ids - served)}")
 
+    def unpause(self, *dag_ids: str, timeout: float = 300) -> None:
+        """Unpause ``dag_ids`` once the DAG processor has served them (it parses the files one by one)."""
+        self.wait_for_dags(set(dag_ids), timeout)
+        for dag_id in dag_ids:
+            status, body = self.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+            if status != 200:
+                raise RuntimeError(f"could not unpause {dag_id}: {status} {body}")
+
     def stop(self) -> None:
         """Stop the whole process group: SIGTERM, then SIGKILL after a minute."""
         if self.process is None or self.process.poll() is not None:
