@@ -32,7 +32,7 @@ from typing import Any
 from harness import REPO, start_sandbox, stop_sandbox
 
 from novacron_runbooks.backup.dag import HOLD_EXPIRY
-from novacron_runbooks.backup.database import connect_primary
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from sandbox.airflow import AirflowServer, start_standalone
 

@@ -31,12 +31,12 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dbsessions import activity, remedy
 from novacron_runbooks.dbsessions.health import pool_gate, query_latency_gate, read_alert_measures
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.release.gates import API_JOB, SCRAPES_PER_WINDOW

@@ -22,13 +22,13 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dbsessions import activity, explain, findings, remedy
 from novacron_runbooks.dbsessions.health import read_alert_measures
 from novacron_runbooks.diagnostics.findings import Finding, summarize
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 
 RUNBOOK = default_catalog().get("debug_database")

@@ -38,13 +38,13 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
 from novacron_runbooks.database import application
 from novacron_runbooks.database.nodes import DatabaseNodes
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.recovery import checks, diff, pitr, production, steps
@@ -101,7 +101,7 @@ with runbook_dag(RUNBOOK.name, max_active_runs=1):
         if primary is None:
             raise AirflowFailException("no node accepts writes: use dr_database_failure first")
         found = checks.Findings()
-        found.amcheck_ok, found.amcheck = checks.amcheck_live(nodes.settings, primary.port, steps.DATABASE)
+        found.amcheck_ok, found.amcheck = checks.amcheck_live(nodes, primary, steps.DATABASE)
         evidence.measure(
             "pg_amcheck on the primary",
             found.amcheck or "no corruption",

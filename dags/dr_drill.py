@@ -44,10 +44,10 @@ from airflow.sdk import TaskGroup, TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from novacron_runbooks import connections
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import scheduled_job
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
+from novacron_runbooks.database.nodes import DatabaseNodes
 from novacron_runbooks.drill import faults, scenarios
 from novacron_runbooks.drill.approvals import AirflowApi, answer_until_done
 from novacron_runbooks.drill.child import verified_end
@@ -55,6 +55,7 @@ from novacron_runbooks.drill.metrics import publish_drill
 from novacron_runbooks.drill.readiness import DrillResult, met, readiness
 from novacron_runbooks.drill.target import require_drill_target, start_exercise
 from novacron_runbooks.drill.writer import TABLE_DDL, Writer, measure_loss, survivors
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
 from novacron_runbooks.release.cluster import ReleaseCluster
 
@@ -75,11 +76,9 @@ def _drill_key(scenario: str) -> str:
 
 
 def _inject_database_failure(writer: Writer) -> dict[str, Any]:
-    with connect_primary() as conn:
-        pid, data_dir = faults.postmaster_pid(conn)
-    at = faults.kill_postmaster(pid)
+    at, node, pid = faults.kill_primary_postmaster(DatabaseNodes.from_connection())
     writer.join(30)  # the next write fails: the writer ends on its own
-    return {"fault_at": at.isoformat(), "what": f"SIGKILL postmaster {pid} ({data_dir})"}
+    return {"fault_at": at.isoformat(), "what": f"SIGKILL postmaster {pid} on {node}"}
 
 
 def _inject_data_corruption(writer: Writer) -> dict[str, Any]:

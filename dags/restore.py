@@ -32,13 +32,13 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.notify import post_slack
 from novacron_runbooks.database import application
 from novacron_runbooks.database.nodes import DatabaseNodes
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.recovery import pitr, production, steps

@@ -13,6 +13,7 @@ the stack stops every process it started and nothing else.
 from __future__ import annotations
 
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -120,15 +121,37 @@ def stack_env(
     }
 
 
-def worker_env(env: dict[str, str], name: str) -> dict[str, str]:
-    """One worker's own settings: its log server port, and a task hostname that names the worker."""
-    return {
+def worker_env(env: dict[str, str], name: str, home: Path | None = None) -> dict[str, str]:
+    """One worker's own settings: its log server port, and a task hostname that names the worker.
+
+    ``home`` is the worker's own HOME when it runs as another OS user (caches, ``~/.ssh``: never root's).
+    """
+    own = {
         **env,
         "NOVACRON_CELERY_WORKER": name,
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "sandbox.worker_name.hostname",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env["PYTHONPATH"]]),
     }
+    if home is not None:
+        own.update(HOME=str(home), USER=home.name, LOGNAME=home.name)
+    return own
+
+
+def as_worker_user(argv: list[str], user: str | None) -> list[str]:
+    """Prefix ``argv`` so it runs as ``user`` with the environment kept (util-linux ``setpriv``).
+
+    The stack's other components stay root's: only the workers run the tasks, and the point is to prove the
+    tasks need nothing of the machine but the connections.
+    """
+    if user is None:
+        return argv
+    entry = pwd.getpwnam(user)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise SandboxError("setpriv (util-linux) is needed to run the Celery workers as another user")
+    ids = [f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--clear-groups"]
+    return [setpriv, *ids, "--", *argv]
 
 
 def _spawn(stack: CeleryStack, name: str, argv: list[str], env: dict[str, str]) -> None:
@@ -175,11 +198,25 @@ def _migrate(stack: CeleryStack, env: dict[str, str]) -> None:
         raise SandboxError(f"airflow db migrate failed:\n{stack.log('migrate').read_text()[-3000:]}")
 
 
-def _start_airflow(stack: CeleryStack, env: dict[str, str], concurrency: int) -> None:
+def _hand_to_worker_user(stack: CeleryStack, user: str) -> Path:
+    """Give the worker user what a worker writes (task logs, run reports) and a HOME; nothing else."""
+    entry = pwd.getpwnam(user)
+    stack.home.chmod(0o755)
+    home = stack.home / "worker-home" / user
+    for folder in (stack.home / "logs", stack.home / "runbook_reports", home):
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return home
+
+
+def _start_airflow(
+    stack: CeleryStack, env: dict[str, str], concurrency: int, worker_user: str | None = None
+) -> None:
     """Start the API server, scheduler, DAG processor and triggerer, then the Celery workers."""
     airflow = [sys.executable, "-m", "airflow"]
     for command in ("api-server", "scheduler", "dag-processor", "triggerer"):
         _spawn(stack, command, [*airflow, command], env)
+    home = _hand_to_worker_user(stack, worker_user) if worker_user else None
     for name in stack.workers:
         argv = [
             *airflow,
@@ -190,7 +227,8 @@ def _start_airflow(stack: CeleryStack, env: dict[str, str], concurrency: int) ->
             "--concurrency",
             str(concurrency),
         ]
-        _spawn(stack, name, [*argv, "--queues", "default"], worker_env(env, name))
+        argv = as_worker_user([*argv, "--queues", "default"], worker_user)
+        _spawn(stack, name, argv, worker_env(env, name, home))
 
 
 def _ready(stack: CeleryStack, wait_for_dag: str) -> bool:
@@ -212,10 +250,12 @@ def start_celery_stack(
     workers: int = 2,
     concurrency: int = 2,
     api_port: int | None = None,
+    worker_user: str | None = None,
 ) -> CeleryStack:
     """Start the whole stack against ``layout``'s sandbox and wait until ``wait_for_dag`` is served.
 
-    On any failure everything started so far is stopped and removed before the error is raised.
+    ``worker_user`` runs the Celery workers (and so every task) as that OS user instead of ours. On any
+    failure everything started so far is stopped and removed before the error is raised.
     """
     started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="novacron-celery-"))
@@ -236,7 +276,7 @@ def start_celery_stack(
         env = stack_env(layout, home, stack.meta, (redis_port, api_port), dags_folder)
         _migrate(stack, env)
         stack.timings["migrated"] = time.monotonic() - started
-        _start_airflow(stack, env, concurrency)
+        _start_airflow(stack, env, concurrency, worker_user)
         wait_until(lambda: _ready(stack, wait_for_dag), START_TIMEOUT, "the Celery stack ready", interval=2)
     except BaseException:
         stack.stop()

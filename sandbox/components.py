@@ -9,13 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sandbox import health, monitoring, pgbackrest, postgres, pycomponents, seed
+from sandbox import health, hosts, monitoring, pgbackrest, postgres, pycomponents, seed, ssh
 from sandbox.processes import PidFile, SandboxError, is_alive, spawn, stop_pid, wait_until
 
 if TYPE_CHECKING:
     from sandbox.layout import Layout
 
+TRANSPORTS = (
+    "sshd_backup",
+    "sshd_pg_a",
+    "sshd_pg_b",
+    "pgbackrest_repo",
+    "pgbackrest_pg_a",
+    "pgbackrest_pg_b",
+)
+"""Each host's sshd and pgBackRest TLS server: up before PostgreSQL, which archives through them."""
 ORDER = (
+    *TRANSPORTS,
     "pg_primary",
     "pgbackrest",
     "pg_replica",
@@ -28,7 +38,7 @@ ORDER = (
     "statsd_exporter",
     "prometheus",
 )
-CRITICAL = frozenset({"pg_primary", "pgbackrest", "pg_replica"})
+CRITICAL = frozenset({*TRANSPORTS, "pg_primary", "pgbackrest", "pg_replica"})
 """Everything else needs the database: when one of these fails, start stops there."""
 PORTLESS = frozenset({"pgbackrest"})
 HEALTH_TIMEOUT = 60.0
@@ -107,6 +117,9 @@ def _spawn_daemon(layout: Layout, name: str) -> str:
         env.update(extra)
     elif name == "alertmanager":
         argv = monitoring.alertmanager_command(layout)
+    elif name in TRANSPORTS:
+        host = hosts.by_component(name)
+        argv = ssh.command(layout, host) if name == host.sshd else pgbackrest.server_command(layout, host)
     elif name == "pushgateway":
         argv = monitoring.pushgateway_command(layout)
     else:

@@ -11,14 +11,20 @@ import shlex
 import sys
 from typing import TYPE_CHECKING, Any
 
+from sandbox import pgbackrest, ssh
+from sandbox.hosts import BACKUP_HOST, DATABASE_HOSTS, Host
 from sandbox.layout import HOST, NAMESPACE, REPO_ROOT
 from sandbox.monitoring import alertmanager_token
 from sandbox.postgres import (
+    ADMIN_ROLE,
     APP_ROLE,
     DB_NAME,
+    REPLICATION_ROLE,
+    REPLICATION_SLOT,
     STANZA,
+    admin_password,
     app_password,
-    pgbackrest_conf,
+    passfile,
     primary,
     replica,
     scratch,
@@ -29,8 +35,6 @@ if TYPE_CHECKING:
     from sandbox.layout import Layout
 
 SLACK_TOKEN = "xoxb-sandbox"
-NODE_NAMES = ("pg-a", "pg-b")
-"""The database nodes as runbooks name them: roles move between them, so the names say nothing of roles."""
 PAGERDUTY_KEY = "sandbox-integration-key-0000000"
 
 
@@ -79,20 +83,48 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
         },
         ids.DATABASE: database(primary(layout).port, "read-write"),
         ids.DATABASE_REPLICA: database(replica(layout).port, "standby"),
+        ids.DATABASE_ADMIN: {
+            "conn_type": "postgres",
+            "host": HOST,
+            "port": primary(layout).port,
+            "login": ADMIN_ROLE,
+            "password": admin_password(layout),
+            "schema": "postgres",
+        },
+        **{host_conn_id(ids, host): ssh_connection(layout, host) for host in (BACKUP_HOST, *DATABASE_HOSTS)},
         ids.PGBACKREST: {
             "conn_type": "generic",
             "extra": {
-                "config": str(pgbackrest_conf(layout)),
                 "stanza": STANZA,
-                "os_user": PG_USER,
                 "pg_bindir": str(find_tools().pg_bindir),
-                "pg_socket_dir": str(primary(layout).socket_dir),
-                "scratch_port": layout.port("pg_scratch"),
-                "scratch_dir": str(scratch(layout).data_dir),
+                "repository": {
+                    "ssh_conn_id": ids.BACKUP_HOST,
+                    "config": str(pgbackrest.repository_config(layout)),
+                },
                 "nodes": [
-                    {"name": name, "host": HOST, "data_dir": str(node.data_dir), "port": node.port}
-                    for name, node in zip(NODE_NAMES, nodes, strict=True)
+                    {
+                        "name": host.name,
+                        "ssh_conn_id": host_conn_id(ids, host),
+                        "host": HOST,
+                        "port": node.port,
+                        "data_dir": str(node.data_dir),
+                        "socket_dir": str(node.socket_dir),
+                        "config": str(pgbackrest.config_of(layout, host.name)),
+                        "log_file": str(node.data_dir.with_name(f"{node.data_dir.name}.runbook.log")),
+                    }
+                    for host, node in zip(DATABASE_HOSTS, nodes, strict=True)
                 ],
+                "scratch": {
+                    "ssh_conn_id": ids.BACKUP_HOST,
+                    "host": HOST,
+                    "data_dir": str(scratch(layout).data_dir),
+                    "port": layout.port("pg_scratch"),
+                    "socket_dir": str(scratch(layout).socket_dir),
+                    "config": str(pgbackrest.config_of(layout, pgbackrest.SCRATCH)),
+                },
+                "replication": {"user": REPLICATION_ROLE, "passfile": str(passfile(layout))},
+                "replication_slot": REPLICATION_SLOT,
+                "timeout": 1800,
             },
         },
         ids.PROMETHEUS: http("prometheus"),
@@ -107,6 +139,30 @@ def connections(layout: Layout) -> dict[str, dict[str, Any]]:
         ids.PAGERDUTY_EVENTS: {"conn_type": "pagerduty_events", "password": PAGERDUTY_KEY, "host": receivers},
         # The sandbox is a DR drill target: dr_drill refuses to inject faults where this mark is missing.
         ids.DRILL: {"conn_type": "generic", "extra": {"drill_allowed": True, "environment": "sandbox"}},
+    }
+
+
+def host_conn_id(ids: Any, host: Host) -> str:
+    """``novacron_backup_host`` for the repository host, ``novacron_db_host_<node>`` for a database host."""
+    if host == BACKUP_HOST:
+        return str(ids.BACKUP_HOST)
+    return str(ids.DB_HOST_PREFIX) + host.name.replace("-", "_")
+
+
+def ssh_connection(layout: Layout, host: Host) -> dict[str, Any]:
+    """SSH as the database's OS user with the runbooks' key; the host's own public key pinned."""
+    return {
+        "conn_type": "ssh",
+        "host": HOST,
+        "port": layout.port(host.sshd),
+        "login": PG_USER,
+        "extra": {
+            "private_key": ssh.client_key(layout).read_text(),
+            "host_key": ssh.public_host_key(layout, host),
+            "no_host_key_check": False,
+            "look_for_keys": False,
+            "conn_timeout": 10,
+        },
     }
 
 

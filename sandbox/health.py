@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from sandbox import pgbackrest
+from sandbox import hosts, pgbackrest, ssh
 from sandbox.postgres import standby, writable
 
 if TYPE_CHECKING:
@@ -85,7 +85,25 @@ def backups(layout: Layout) -> Check:
         return False, str(exc).splitlines()[0]
 
 
+def _transport(component: str) -> Callable[[Layout], Check]:
+    host = hosts.by_component(component)
+    if component == host.sshd:
+        return lambda layout: ssh.healthy(layout, host)
+    return lambda layout: pgbackrest.server_healthy(layout, host)
+
+
 CHECKS: dict[str, Callable[[Layout], Check]] = {
+    **{
+        name: _transport(name)
+        for name in (
+            "sshd_backup",
+            "sshd_pg_a",
+            "sshd_pg_b",
+            "pgbackrest_repo",
+            "pgbackrest_pg_a",
+            "pgbackrest_pg_b",
+        )
+    },
     "pg_primary": pg_primary,
     "pgbackrest": backups,
     "pg_replica": pg_replica,

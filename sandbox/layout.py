@@ -32,6 +32,13 @@ _BASE_PORTS = {
     "k8s": 26443,
     "standin": 28080,
     "receivers": 28090,
+    # the hosts' own transports: one sshd per host, one pgBackRest TLS server per host
+    "sshd_backup": 26022,
+    "sshd_pg_a": 26023,
+    "sshd_pg_b": 26024,
+    "pgbackrest_repo": 28432,
+    "pgbackrest_pg_a": 28433,
+    "pgbackrest_pg_b": 28434,
     # not started by the sandbox: the Airflow its Alertmanager calls (the demo's on 8080, a test's beside it)
     "airflow": 8080,
 }

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sandbox import components, connections, health, monitoring, postgres, pycomponents
+from sandbox import components, connections, health, monitoring, pgbackrest, postgres, pycomponents, ssh, tls
 from sandbox.processes import SandboxError, children, memory_kib, port_in_use
 from sandbox.tools import find_tools
 
@@ -55,6 +55,9 @@ def preflight(layout: Layout) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     layout.root.chmod(0o755)
     postgres.prepare_dirs(layout)
+    tls.prepare(layout)
+    ssh.prepare(layout)
+    pgbackrest.write_configs(layout)
     monitoring.prepare(layout)
     pycomponents.write_kubeconfig(layout)
     connections.write_env_file(layout)

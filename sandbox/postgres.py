@@ -30,6 +30,8 @@ DB_NAME = "novacron"
 APP_ROLE = "novacron"
 STANZA = "novacron"
 REPLICATION_SLOT = "novacron_replica"
+ADMIN_ROLE = "novacron_admin"
+REPLICATION_ROLE = "novacron_replication"
 # Unix socket paths are limited to 107 bytes by sockaddr_un.
 _MAX_SOCKET_PATH = 107
 
@@ -117,8 +119,30 @@ def scratch(layout: Layout) -> Cluster:
     return _cluster(layout, "pg_scratch", "scratch")
 
 
-def pgbackrest_conf(layout: Layout) -> Path:
-    return layout.pg_dir / "pgbackrest" / "pgbackrest.conf"
+def host_name(layout: Layout, cluster: Cluster) -> str:
+    """Name the database host a data folder lives on: pg-a the primary folder, pg-b the replica's."""
+    return "pg-a" if cluster.data_dir == primary(layout).data_dir else "pg-b"
+
+
+def pgbackrest_conf(layout: Layout, cluster: Cluster) -> Path:
+    """Return the pgbackrest.conf of the cluster's own host (``sandbox.pgbackrest`` writes them)."""
+    return layout.pg_dir / "pgbackrest" / f"{host_name(layout, cluster)}.conf"
+
+
+def admin_password(layout: Layout) -> str:
+    """Return the operations role's password (``novacron_admin``, superuser over TCP), generated once."""
+    return layout.secret_file("novacron_admin_password", lambda: secrets.token_hex(16)).read_text().strip()
+
+
+def replication_password(layout: Layout) -> str:
+    return (
+        layout.secret_file("novacron_replication_password", lambda: secrets.token_hex(16)).read_text().strip()
+    )
+
+
+def passfile(layout: Layout) -> Path:
+    """Return the database hosts' passfile: how a rebuilt replica's pg_basebackup logs in to the primary."""
+    return layout.pg_dir / "pgpass"
 
 
 def app_password(layout: Layout) -> str:
@@ -130,6 +154,17 @@ def app_dsn(layout: Layout, cluster: Cluster | None = None) -> str:
     """libpq URL of ``cluster`` (default the primary) as the application role, over TCP like the app."""
     port = (cluster or primary(layout)).port
     return f"postgresql://{APP_ROLE}:{app_password(layout)}@{HOST}:{port}/{DB_NAME}"
+
+
+def write_passfile(layout: Layout) -> None:
+    """Write the replication role's password for the database hosts (postgres-owned, 0600, as libpq wants)."""
+    path = passfile(layout)
+    secret = replication_password(layout)
+    path.write_text(
+        f"{HOST}:*:replication:{REPLICATION_ROLE}:{secret}\n{HOST}:*:*:{REPLICATION_ROLE}:{secret}\n"
+    )
+    path.chmod(0o600)
+    chown_pg(path)
 
 
 def prepare_dirs(layout: Layout) -> None:
@@ -148,6 +183,7 @@ def prepare_dirs(layout: Layout) -> None:
             f"the {PG_USER} user cannot write {layout.pg_dir}: make the parent folders of {layout.root} "
             "traversable (chmod o+x) or set NOVACRON_SANDBOX_DIR to a folder it can reach"
         ) from None
+    write_passfile(layout)
 
 
 def _guc(value: str) -> str:
@@ -158,11 +194,9 @@ def _guc(value: str) -> str:
 def write_settings(layout: Layout, cluster: Cluster) -> None:
     """``sandbox.conf``, included from postgresql.conf: the settings that differ per cluster live here."""
     tools = find_tools()
-    conf = shlex.quote(str(pgbackrest_conf(layout)))
-    # pg1-path names this cluster's own folder: pgBackRest refuses to archive for a cluster whose working
-    # directory differs from pg1-path, which is what the replica becomes once it is promoted.
-    own = shlex.quote(f"--pg1-path={cluster.data_dir}")
-    pgbackrest = f"{shlex.quote(tools['pgbackrest'])} --config={conf} --stanza={STANZA} {own}"
+    # each host's own config names its own folder as pg1-path and reaches the repository host over TLS
+    conf = shlex.quote(str(pgbackrest_conf(layout, cluster)))
+    pgbackrest = f"{shlex.quote(tools['pgbackrest'])} --config={conf} --stanza={STANZA}"
     settings = {
         "listen_addresses": _guc(HOST),
         "port": str(cluster.port),
@@ -296,6 +330,15 @@ def setup_database(layout: Layout) -> None:
                 sql.Identifier(APP_ROLE)
             )
         )
+        for role, password, attributes in (
+            (ADMIN_ROLE, admin_password(layout), "SUPERUSER"),
+            (REPLICATION_ROLE, replication_password(layout), "REPLICATION"),
+        ):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} LOGIN " + attributes).format(sql.Identifier(role)))
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+            )
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
             conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(

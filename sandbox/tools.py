@@ -27,6 +27,9 @@ _PACKAGE_OF = {
     "amtool": "prometheus-alertmanager",
     "prometheus-postgres-exporter": "prometheus-postgres-exporter",
     "prometheus-pushgateway": "prometheus-pushgateway",
+    "sshd": "openssh-server",
+    "ssh-keygen": "openssh-client",
+    "openssl": "openssl",
 }
 _PG_PROGRAMS = ("initdb", "pg_ctl", "pg_basebackup", "pg_isready", "postgres")
 
@@ -80,11 +83,12 @@ def find_tools() -> Tools:
             pwd.getpwnam(PG_USER)
         except KeyError:
             missing.append(f"postgresql-{PG_MAJOR}")
-        runuser = shutil.which("runuser")
-        if runuser is None:
-            missing.append("util-linux")
-        else:
-            programs["runuser"] = runuser
+        for helper in ("runuser", "setpriv"):
+            found = shutil.which(helper)
+            if found is None:
+                missing.append("util-linux")
+            else:
+                programs[helper] = found
     if missing:
         packages = " ".join(dict.fromkeys(missing))
         raise SandboxError(f"missing Debian packages; install them with: apt-get install -y {packages}")
@@ -96,6 +100,18 @@ def as_pg_user(argv: list[str]) -> list[str]:
     """Prefix ``argv`` so it runs as ``postgres`` when we are root (PostgreSQL refuses to run as root)."""
     if os.geteuid() == 0:
         return [find_tools()["runuser"], "-u", PG_USER, "--", *argv]
+    return argv
+
+
+def as_pg_daemon(argv: list[str]) -> list[str]:
+    """Prefix ``argv`` so a daemon runs as ``postgres`` in this very process (``setpriv`` execs, no fork).
+
+    Unlike ``runuser``, which stays as the daemon's parent, the pid the sandbox records is the daemon's own.
+    """
+    if os.geteuid() == 0:
+        entry = pwd.getpwnam(PG_USER)
+        ids = [f"--reuid={entry.pw_uid}", f"--regid={entry.pw_gid}", "--init-groups"]
+        return [find_tools()["setpriv"], *ids, "--", *argv]
     return argv
 
 

@@ -30,9 +30,14 @@ def pgbackrest_extra() -> dict[str, Any]:
     return dict(json.loads(os.environ["AIRFLOW_CONN_NOVACRON_PGBACKREST"])["extra"])
 
 
+def repository_config() -> str:
+    """The repository host's pgbackrest.conf (the tests look at the sandbox's repository directly)."""
+    return str(pgbackrest_extra()["repository"]["config"])
+
+
 def pgbackrest(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     extra = pgbackrest_extra()
-    argv = [shutil.which("pgbackrest") or "pgbackrest", f"--config={extra['config']}"]
+    argv = [shutil.which("pgbackrest") or "pgbackrest", f"--config={repository_config()}"]
     argv += [f"--stanza={extra['stanza']}", *args]
     return subprocess.run(as_pg_user(argv), capture_output=True, text=True, check=check, timeout=600)
 
@@ -43,7 +48,7 @@ def backups() -> list[dict[str, Any]]:
 
 
 def repo_path() -> Path:
-    for line in Path(pgbackrest_extra()["config"]).read_text().splitlines():
+    for line in Path(repository_config()).read_text().splitlines():
         if line.startswith("repo1-path="):
             return Path(line.partition("=")[2])
     raise AssertionError("repo1-path not in the pgBackRest config")

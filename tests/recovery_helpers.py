@@ -8,8 +8,8 @@ from typing import Any
 from backup_helpers import backups
 
 from novacron_runbooks.backup import snapshot
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.backup.scratch import Scratch
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 
 

@@ -16,8 +16,17 @@ every node (libpq multi-host) with ``target_session_attrs: read-write``, so it r
 failover."""
 DATABASE_REPLICA = "novacron_db_replica"
 """The streaming replica (conn type ``postgres``); the same extras with ``target_session_attrs: standby``."""
+DATABASE_ADMIN = "novacron_db_admin"
+"""The operations role (conn type ``postgres``, login and password; superuser): promote, slots, upgrades.
+Host and port come from each node of :data:`PGBACKREST`'s ``nodes``, so it reaches one node at a time."""
 PGBACKREST = "novacron_pgbackrest"
-"""pgBackRest: extras ``config`` (file), ``stanza``, ``os_user``, ``nodes`` (conn type ``generic``)."""
+"""pgBackRest and the database hosts (conn type ``generic``): extras ``stanza``, ``repository`` (the
+repository host's SSH connection and pgbackrest.conf), ``nodes`` (each node's SSH connection, address, data
+folder and pgbackrest.conf), ``scratch``, ``pg_bindir``, ``replication`` (see ``hooks/pgbackrest.py``)."""
+BACKUP_HOST = "novacron_backup_host"
+"""SSH to the pgBackRest repository host (conn type ``ssh``, key authentication, ``host_key`` pinned)."""
+DB_HOST_PREFIX = "novacron_db_host_"
+"""SSH to each database host: ``novacron_db_host_<node>`` with the node's name, ``-`` as ``_``."""
 PROMETHEUS = "novacron_prometheus"
 """The Prometheus HTTP API (conn type ``http``)."""
 ALERTMANAGER = "novacron_alertmanager"

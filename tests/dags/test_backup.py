@@ -199,11 +199,13 @@ def test_encrypted_repository_gets_the_cipher_from_the_connection_secret(sandbox
     extra = json.loads(os.environ["AIRFLOW_CONN_NOVACRON_PGBACKREST"])["extra"]
     repo = sandbox.pg_dir / "encrypted-repo-test"
     config = sandbox.pg_dir / "pgbackrest-encrypted.conf"
-    text = Path(extra["config"]).read_text().replace(f"repo1-path={repo_path()}", f"repo1-path={repo}")
+    repository = extra["repository"]
+    text = Path(repository["config"]).read_text().replace(f"repo1-path={repo_path()}", f"repo1-path={repo}")
     config.write_text(text)
     shutil.chown(config, "postgres")
     secret = "a-long-test-passphrase-0123456789"
-    conn = {"conn_type": "generic", "password": secret, "extra": {**extra, "config": str(config)}}
+    moved = {**extra, "repository": {**repository, "config": str(config)}}
+    conn = {"conn_type": "generic", "password": secret, "extra": moved}
     monkeypatch.setenv("AIRFLOW_CONN_NOVACRON_PGBACKREST_ENC", json.dumps(conn))
     hook = PgBackRestHook("novacron_pgbackrest_enc")
     try:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC
+from pathlib import Path
 
 import pytest
 from backup_helpers import load_dag
 from dag_runner import respond_when_asked, run_dag, task_states
 from recovery_helpers import after_newest_backup, scratch
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.report.store import read_report
+from novacron_runbooks.hooks.database import connect_primary
 
 pytestmark = pytest.mark.sandbox
 ROWS = {
@@ -57,7 +58,7 @@ def test_rows_changed_by_a_bad_update_and_delete_are_repaired_after_approval(iso
     with connect_primary() as conn:
         kept = conn.execute("SELECT count(*) FROM hosts WHERE name = 'written-after-damage'").fetchone()
     assert kept == (1,), "a row written after the damage was lost"
-    assert not scratch().data_dir.exists(), "the side-by-side copy was left behind"
+    assert not Path(scratch().data_dir).exists(), "the side-by-side copy was left behind"
 
     report = json.loads(read_report("dr_data_corruption", run.run_id, "json"))
     steps = {s["task_id"]: s["evidence"] for s in report["steps"]}

@@ -12,6 +12,7 @@ import signal
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -23,7 +24,9 @@ from novacron_runbooks.dagkit.report.store import read_report
 from novacron_runbooks.database import application
 from novacron_runbooks.database.nodes import DatabaseNodes, Node
 from novacron_runbooks.hooks.kubernetes import cluster_hook
+from novacron_runbooks.hooks.node import HostUnreachable, forget_sessions
 from novacron_runbooks.release.cluster import ReleaseCluster
+from sandbox import components
 
 pytestmark = pytest.mark.sandbox
 DAG_ID = "dr_database_failure"
@@ -89,7 +92,7 @@ def _kill_mid_write(layout: Any, nodes: DatabaseNodes, stop_first: Node | None =
     writer.start()
     while writer.acked < 200 and writer.is_alive():
         time.sleep(0.05)
-    os.kill(int((old.data_dir / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+    os.kill(int((Path(old.data_dir) / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
     writer.join(timeout=10)
     assert writer.error, "the writer must have seen the primary die"
     return writer
@@ -173,3 +176,46 @@ def test_a_live_primary_is_never_failed_over(sandbox):
     assert _snapshot(nodes) == before
     refusal = {s["task_id"]: s["evidence"] for s in _report(run)["steps"]}["confirm_loss"]["error"]
     assert "refusing to fail over" in refusal
+
+
+def test_a_lost_primary_whose_host_cannot_be_reached_is_not_failed_over(lost_db):
+    """Unreachable is not proven lost: with pg-a's sshd down too, nothing is fenced, promoted or repointed."""
+    nodes = DatabaseNodes.from_connection()
+    _kill_mid_write(lost_db, nodes)
+    assert components.stop(lost_db, "sshd_pg_a")
+    forget_sessions()  # a new task process: no session opened before the sshd went away
+    try:
+        before = {"roles": nodes.roles(), "app": application.configured_address(ReleaseCluster())}
+        run = failover({"dry_run": False, "reason": "primary lost, its host unreachable"})
+        states = task_states(run)
+        assert states["confirm_loss"] == "failed", states
+        assert all(states[step] in ("upstream_failed", "skipped") for step in RECOVERY_STEPS), states
+        refusal = {s["task_id"]: s["evidence"] for s in _report(run)["steps"]}["confirm_loss"]["error"]
+        assert "cannot prove the primary pg-a is lost" in refusal
+        assert "its host cannot say its postmaster stopped" in refusal and "pg-a" in refusal
+        after = {"roles": nodes.roles(), "app": application.configured_address(ReleaseCluster())}
+        assert after == before
+    finally:
+        components.start(lost_db, "sshd_pg_a", components.StartOptions())
+        forget_sessions()
+    assert not nodes.fenced(nodes.node("pg-a")), "a node whose host could not be asked was fenced"
+
+
+def test_a_fence_cut_off_by_its_host_leaves_nothing_half_done_and_a_retry_completes(lost_db):
+    """sshd gone while a step runs: the error names the host, no marker on a live node; a retry fences it."""
+    nodes = DatabaseNodes.from_connection()
+    old = nodes.node("pg-a")
+    assert components.stop(lost_db, "sshd_pg_a")
+    forget_sessions()
+    try:
+        with pytest.raises(HostUnreachable, match="pg-a"):
+            nodes.fence(old)
+    finally:
+        components.start(lost_db, "sshd_pg_a", components.StartOptions())
+        forget_sessions()
+    assert nodes.role(old) == "primary", "the step that could not reach the host stopped nothing"
+    assert not nodes.fenced(old)
+    done = nodes.fence(old)
+    assert done[0] == "stopped pg-a" and any("fence marker" in action for action in done), done
+    assert nodes.fenced(old) and not nodes.running(old)
+    assert nodes.fence(old) == [], "fencing again is a no-op"

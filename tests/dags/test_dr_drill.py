@@ -12,8 +12,8 @@ import pytest
 from backup_helpers import load_dag
 from dag_runner import run_dag, task_states
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.report.store import read_report
+from novacron_runbooks.hooks.database import connect_primary
 
 pytestmark = pytest.mark.sandbox
 GROUPS = ("database_failure", "data_corruption", "service_failure")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from backup_helpers import backups, load_dag
 from dag_runner import respond_when_asked, run_dag, task_states
 from recovery_helpers import after_newest_backup, primary_state, scratch
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.report.store import read_report
+from novacron_runbooks.hooks.database import connect_primary
 
 pytestmark = pytest.mark.sandbox
 
@@ -69,7 +70,7 @@ def test_bad_target_times_are_refused_before_anything_changes(sandbox, target_ti
     assert "param 'target_time'" in text and message in text
     assert [b["label"] for b in backups()] == labels
     assert primary_state() == before
-    assert not scratch().data_dir.exists()
+    assert not Path(scratch().data_dir).exists()
 
 
 def test_a_production_restore_without_approval_changes_nothing(sandbox):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from backup_helpers import backups, load_dag
@@ -92,7 +93,7 @@ def test_database_extension_upgrade_rehearsed_on_scratch_approved_and_verified(i
     chosen = run.get_task_instance("choose_path").xcom_pull(task_ids="choose_path", key="upgrade_path")
     assert chosen == "upgrade_database"
     assert installed("pg_trgm") == "1.6"
-    assert not scratch().data_dir.exists()
+    assert not Path(scratch().data_dir).exists()
     taken = [b for b in backups() if b["label"] not in labels]
     assert len(taken) == 1 and taken[0]["annotation"]["runbook-run"] == f"upgrade/{run.run_id}"
 

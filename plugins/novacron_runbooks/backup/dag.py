@@ -24,7 +24,6 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks.backup import metrics, snapshot
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.backup.jobs import backup_job, retention_full
 from novacron_runbooks.backup.repository import (
     BackupSet,
@@ -36,6 +35,7 @@ from novacron_runbooks.backup.repository import (
 )
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
 

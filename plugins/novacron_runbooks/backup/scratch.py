@@ -1,36 +1,34 @@
 """The scratch PostgreSQL instance a test restore goes into: restore, start, check, and remove it again.
 
 Safety first, because tearing down means deleting a data folder: the folder is only ever removed when the
-marker file beside it (``<scratch_dir>.novacron-scratch``) says this code created it, and a folder holding a
+marker file beside it (``<data_dir>.novacron-scratch``) says this code created it, and a folder holding a
 database without that marker is refused. The restored copy keeps nothing of the primary's identity that could
 hurt production: WAL archiving is off (pgBackRest's ``--archive-mode=off``), and its port and socket folder
 are the scratch ones, appended to ``postgresql.auto.conf`` (read last, so they win over the copied settings).
-Programs run as the database's OS user with argv lists, never through a shell.
+The instance lives on the host the connection's ``scratch`` entry names: every program and file there is
+reached through that host's SSH connection, as the database's OS user it logs in as; SQL goes over TCP.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import shutil
-import subprocess
+import posixpath
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from airflow.sdk import BaseHook
 
-from novacron_runbooks.backup.database import connect_socket
-from novacron_runbooks.hooks.pgbackrest import as_os_user
+from novacron_runbooks.hooks.database import connect_node
+from novacron_runbooks.hooks.node import HostError, HostShell, shell
 
 if TYPE_CHECKING:
     from novacron_runbooks.hooks.pgbackrest import PgBackRestHook, PgBackRestSettings
 
 MARKER_SUFFIX = ".novacron-scratch"
-LISTEN_ADDRESS = "127.0.0.1"
-OUTPUT_LINES = 12
+NOT_RUNNING = 3  # pg_ctl status: no server runs in that folder
+NO_FOLDER = 4
 
 
 class ScratchError(RuntimeError):
@@ -39,88 +37,90 @@ class ScratchError(RuntimeError):
 
 @dataclass(frozen=True)
 class Scratch:
-    """Where the test restore lives: data folder, port, socket folder, and who runs it."""
+    """Where the test restore lives: its host, data folder, port, socket folder and pgbackrest.conf."""
 
-    data_dir: Path
+    ssh_conn_id: str
+    data_dir: str
     port: int
     socket_dir: str
-    os_user: str | None
+    config: str
     pg_bindir: str
+    host_address: str = ""
 
     @classmethod
     def from_settings(cls, settings: PgBackRestSettings) -> Scratch:
-        missing = [
-            key
-            for key, value in (
-                ("scratch_dir", settings.scratch_dir),
-                ("scratch_port", settings.scratch_port),
-                ("pg_bindir", settings.pg_bindir),
-                ("pg_socket_dir", settings.pg_socket_dir),
-            )
-            if not value
-        ]
-        if missing:
+        place = settings.scratch
+        if place is None or not settings.pg_bindir:
+            missing = [
+                name for name, value in (("scratch", place), ("pg_bindir", settings.pg_bindir)) if not value
+            ]
             raise ScratchError(f"pgBackRest connection: extra {', '.join(missing)} needed for a test restore")
-        assert settings.scratch_port is not None
         return cls(
-            Path(settings.scratch_dir),
-            settings.scratch_port,
-            settings.pg_socket_dir,
-            settings.os_user,
+            place.ssh_conn_id,
+            place.data_dir,
+            place.port,
+            place.socket_dir,
+            place.config,
             settings.pg_bindir,
+            place.host,
         )
 
     @property
-    def marker(self) -> Path:
-        return self.data_dir.with_name(self.data_dir.name + MARKER_SUFFIX)
+    def marker(self) -> str:
+        return self.data_dir.rstrip("/") + MARKER_SUFFIX
 
     @property
-    def log_file(self) -> Path:
-        return self.data_dir.with_name(self.data_dir.name + ".log")
+    def log_file(self) -> str:
+        return self.data_dir.rstrip("/") + ".log"
 
-    def _run(self, program: str, *args: str, what: str, timeout: float = 300) -> str:
-        argv = as_os_user([str(Path(self.pg_bindir) / program), *args], self.os_user)
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-OUTPUT_LINES:]
-            raise ScratchError(f"{what} failed (exit {proc.returncode}):\n  " + "\n  ".join(tail))
-        return proc.stdout
+    @property
+    def address(self) -> str:
+        """Where the copy listens and clients reach it: the entry's host, else its SSH connection's."""
+        return self.host_address or str(BaseHook.get_connection(self.ssh_conn_id).host)
 
-    def _own(self, path: Path) -> None:
-        if self.os_user and os.geteuid() == 0:
-            entry = pwd.getpwnam(self.os_user)
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+    def host(self) -> HostShell:
+        return shell(self.ssh_conn_id, "scratch host")
+
+    def _run(
+        self, program: str, *args: str, what: str, timeout: float = 300, ok: tuple[int, ...] = (0,)
+    ) -> str:
+        try:
+            return self.host().run(
+                [posixpath.join(self.pg_bindir, program), *args], what=what, timeout=timeout, ok=ok
+            )
+        except HostError as exc:
+            raise ScratchError(str(exc)) from exc
 
     def running(self) -> bool:
-        if not (self.data_dir / "postmaster.pid").exists():
-            return False
-        argv = as_os_user(
-            [str(Path(self.pg_bindir) / "pg_ctl"), "status", "-D", str(self.data_dir)], self.os_user
+        done = self.host().execute(
+            [posixpath.join(self.pg_bindir, "pg_ctl"), "status", "-D", self.data_dir], timeout=30
         )
-        return subprocess.run(argv, capture_output=True, check=False, timeout=30).returncode == 0
+        if done.status not in (0, NOT_RUNNING, NO_FOLDER):
+            raise ScratchError(f"scratch pg_ctl status failed (exit {done.status}): {done.stderr.strip()}")
+        return done.status == 0
 
     def check_ours(self) -> None:
         """Refuse a scratch folder that holds a database this code did not create (never delete it)."""
-        if (self.data_dir / "PG_VERSION").exists() and not self.marker.exists():
+        host = self.host()
+        if host.exists(posixpath.join(self.data_dir, "PG_VERSION")) and not host.exists(self.marker):
             raise ScratchError(
-                f"{self.data_dir} holds a database that no test restore created (no {self.marker.name}); "
-                "refusing to touch it: fix the connection's scratch_dir"
+                f"{self.data_dir} holds a database that no test restore created "
+                f"(no {posixpath.basename(self.marker)}); refusing to touch it: fix the connection's scratch"
             )
 
     def remove(self) -> list[str]:
         """Stop the instance and delete its folder, log and marker; return what was done (idempotent)."""
         self.check_ours()
+        host = self.host()
         done = []
         if self.running():
-            self._run(
-                "pg_ctl", "stop", "-D", str(self.data_dir), "-m", "immediate", "-w", "-t", "60", what="stop"
-            )
+            self._run("pg_ctl", "stop", "-D", self.data_dir, "-m", "immediate", "-w", "-t", "60", what="stop")
             done.append("stopped")
-        if self.data_dir.exists():
-            shutil.rmtree(self.data_dir)
+        if host.exists(self.data_dir):
+            host.run(["rm", "-rf", "--", self.data_dir], what=f"remove {self.data_dir}", timeout=600)
             done.append(f"removed {self.data_dir}")
-        self.log_file.unlink(missing_ok=True)
-        self.marker.unlink(missing_ok=True)
+        host.remove(self.log_file)
+        host.remove(self.marker)
         return done
 
     def restore(
@@ -136,20 +136,26 @@ class Scratch:
         Without ``target_time`` recovery stops at the backup's consistent end point (``--type=immediate``);
         with it, WAL is replayed up to that moment (``--type=time``; ``inclusive=False`` stops just before a
         commit at exactly that moment, for "the moment before the damage"). One code path for both, so the
-        point-in-time restore gets the same safety as the test restore.
+        point-in-time restore gets the same safety as the test restore. pgBackRest runs on the scratch host
+        with that host's config.
         """
         self.check_ours()
-        if self.data_dir.exists():
+        host = self.host()
+        if host.exists(self.data_dir):
             raise ScratchError(f"{self.data_dir} still exists: the previous test restore was not removed")
-        self.marker.write_text("created by a restore into scratch; removed with the scratch copy\n")
+        host.write_text(
+            self.marker, "created by a restore into scratch; removed with the scratch copy\n", 0o644
+        )
         if target_time is None:
             point = ["--type=immediate"]
         else:
             # a timestamp with its offset, as recovery_target_time parses it; built from a datetime, no text
             at = target_time.astimezone(UTC).isoformat(sep=" ")
             point = ["--type=time", f"--target={at}"] + ([] if inclusive else ["--target-exclusive"])
-        hook.run(
-            "restore",
+        host.run(["mkdir", "-p", "-m", "0700", self.data_dir], what=f"mkdir {self.data_dir}")
+        hook.restore(
+            self.ssh_conn_id,
+            self.config,
             f"--pg1-path={self.data_dir}",
             f"--set={label}",
             *point,
@@ -158,25 +164,25 @@ class Scratch:
         )
         settings = {
             "port": str(self.port),
-            "listen_addresses": f"'{LISTEN_ADDRESS}'",
-            "unix_socket_directories": "'" + self.socket_dir.replace("'", "''") + "'",
-            "cluster_name": "'novacron-scratch'",
+            "listen_addresses": quote(self.address),
+            "unix_socket_directories": quote(self.socket_dir),
+            "cluster_name": quote("novacron-scratch"),
         }
-        with (self.data_dir / "postgresql.auto.conf").open("a") as conf:
-            conf.write("\n# test restore: the scratch instance's own port and sockets\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        conf = posixpath.join(self.data_dir, "postgresql.auto.conf")
+        text = host.read_text(conf) if host.exists(conf) else ""
+        text += "\n# test restore: the scratch instance's own port and sockets\n"
+        text += "".join(f"{key} = {value}\n" for key, value in settings.items())
+        host.write_text(conf, text)
 
     def start(self, timeout: float = 300) -> None:
         """Start PostgreSQL and wait until recovery has ended and it accepts writes."""
-        self.log_file.touch()
-        self._own(self.log_file)
         self._run(
             "pg_ctl",
             "start",
             "-D",
-            str(self.data_dir),
+            self.data_dir,
             "-l",
-            str(self.log_file),
+            self.log_file,
             "-w",
             "-t",
             str(int(timeout)),
@@ -196,18 +202,23 @@ class Scratch:
         raise ScratchError(f"scratch instance still in recovery after {timeout:.0f} s (log {self.log_file})")
 
     def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
-        return connect_socket(self.socket_dir, self.port, self.os_user or "postgres", dbname)
+        """Connect to the copy over TCP as the operations role (restored with the rest of the roles)."""
+        return connect_node(self.address, self.port, dbname)
 
     def amcheck(self) -> str:
-        """``pg_amcheck --all --heapallindexed``: heap and B-tree checks of every database of the copy."""
+        """``pg_amcheck --all --heapallindexed`` on the scratch host, through its local socket."""
         return self._run(
             "pg_amcheck",
             f"--host={self.socket_dir}",
             f"--port={self.port}",
-            f"--username={self.os_user or 'postgres'}",
             "--all",
             "--install-missing",
             "--heapallindexed",
             what="pg_amcheck",
             timeout=3600,
         )
+
+
+def quote(value: str) -> str:
+    """Quote ``value`` as a postgresql.conf string literal."""
+    return "'" + value.replace("'", "''") + "'"

@@ -7,6 +7,7 @@ received and what the archive holds. The judgement itself is :func:`failover.dec
 
 from __future__ import annotations
 
+import posixpath
 from typing import TYPE_CHECKING
 
 from novacron_runbooks.database import failover, observe
@@ -35,7 +36,7 @@ def choose(
     if replica is not None and not dry_run:
         for name in salvage_wal(nodes, lost, replica):
             evidence.change(replica.name, f"WAL {name} copied from {lost.name}'s disk", applied=True)
-    elif replica is not None and (lost.data_dir / "pg_wal").is_dir():
+    elif replica is not None and nodes.programs.host(lost).is_dir(posixpath.join(lost.data_dir, "pg_wal")):
         evidence.change(replica.name, f"copy unsent WAL from {lost.name}'s disk", applied=False)
     state = observe.settled_replica(nodes, replica, archived_end) if replica is not None else None
     rpo = failover.rpo_estimate_seconds(lost_at, state.last_replayed_at if state else None)

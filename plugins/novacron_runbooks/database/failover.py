@@ -64,16 +64,20 @@ def last_transaction_in_log(text: str) -> str | None:
 class LossSignals:
     """What was observed about the node believed lost.
 
-    :param connects: the node answered on its socket (it is not lost).
+    :param connects: the node answered on its address (it is not lost).
     :param pg_up: ``pg_up`` from Prometheus, ``None`` when the series is absent.
     :param prometheus_error: why Prometheus could not be asked, if it could not.
     :param streaming_replicas: replicas whose WAL receiver still streams.
+    :param host: what the node's host said of its postmaster over SSH: ``"stopped"``, ``"running"``, or
+        why the host could not be asked. Only ``"stopped"`` proves the loss: an unreachable host may
+        still run a primary that only the network hides.
     """
 
     connects: bool
     pg_up: float | None
     prometheus_error: str | None
     streaming_replicas: list[str] = field(default_factory=list)
+    host: str = "not asked"
 
 
 def unproven_loss(signals: LossSignals) -> list[str]:
@@ -87,6 +91,10 @@ def unproven_loss(signals: LossSignals) -> list[str]:
         doubts.append(f"Prometheus still sees it up (pg_up {signals.pg_up:g})")
     if signals.streaming_replicas:
         doubts.append("replicas still stream from it: " + ", ".join(signals.streaming_replicas))
+    if signals.host == "running":
+        doubts.append("its host says its postmaster still runs")
+    elif signals.host != "stopped":
+        doubts.append(f"its host cannot say its postmaster stopped ({signals.host})")
     return doubts
 
 

@@ -1,23 +1,24 @@
 """The database's nodes as runbooks act on them: roles, fencing, promotion, restore in place, rebuild.
 
 Which node is primary changes with every failover, so nothing here assumes it: each call asks the nodes.
-The nodes come from the pgBackRest connection's ``nodes`` extra (``[{"name", "data_dir", "port"}, ...]``),
-beside the OS user, PostgreSQL's bindir and the socket folder that connection already names.
+The nodes come from the pgBackRest connection's ``nodes`` extra (each node's SSH connection, address, data
+folder and pgbackrest.conf on its host, :mod:`novacron_runbooks.hooks.pgbackrest`). Every program and file
+on a node is reached through that node's host (:mod:`novacron_runbooks.hooks.node`); SQL goes over TCP.
 
 Safety rules, each enforced where the change happens:
 
 - a data folder is only replaced (restore, rebuild) when its node is not a running primary;
 - a fenced node (``<data_dir>.novacron-fenced`` beside its folder, plus ``standby.signal`` inside it) is not
   started again as it is: it can only come back rebuilt from the current primary or restored;
+- a host that cannot be reached is never taken for a stopped node: the call raises instead;
 - every step is check-then-act, so a retried task finds its work done and does nothing more.
 """
 
 from __future__ import annotations
 
-import shutil
+import posixpath
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.sdk import BaseHook
 
@@ -30,59 +31,55 @@ from novacron_runbooks.database.postgres import (
     write_identity,
 )
 from novacron_runbooks.database.salvage import hold_wal, return_wal
-from novacron_runbooks.hooks.pgbackrest import PgBackRestSettings
+from novacron_runbooks.hooks.pgbackrest import PROGRAM, PgBackRestSettings
 
 if TYPE_CHECKING:
     from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 
 __all__ = ["DatabaseNodeError", "DatabaseNodes", "Node"]
 
-FENCE_SUFFIX = ".novacron-fenced"
-DEFAULT_SLOT = "novacron_replica"
 PROMOTE_TIMEOUT = 120.0
 RESTORE_TIMEOUT = 1800.0
 STREAM_TIMEOUT = 120.0
 STOP_SETTLE = 10.0
 
 
+def conninfo(keywords: dict[str, str]) -> str:
+    """Return a libpq ``key='value'`` string, quoted so no value (a path, a host) can add a keyword."""
+    quoted = (
+        "{}='{}'".format(key, value.replace("\\", "\\\\").replace("'", "\\'"))
+        for key, value in keywords.items()
+        if value
+    )
+    return " ".join(quoted)
+
+
 class DatabaseNodes:
     """Read and change the roles of the database's nodes.
 
     :param nodes: the nodes, in the order the connection lists them.
-    :param programs: how to run PostgreSQL's programs on them.
-    :param settings: the pgBackRest repository, for restores and for each node's archive commands.
-    :param slot: the physical replication slot a rebuilt replica streams through.
+    :param programs: how to run PostgreSQL's programs on their hosts.
+    :param settings: the pgBackRest repository, the replication login and slot a rebuilt replica uses.
     """
 
-    def __init__(
-        self, nodes: list[Node], programs: Programs, settings: PgBackRestSettings, slot: str = DEFAULT_SLOT
-    ) -> None:
+    def __init__(self, nodes: list[Node], programs: Programs, settings: PgBackRestSettings) -> None:
         self.nodes = nodes
         self.programs = programs
         self.settings = settings
-        self.slot = slot
+        self.slot = settings.replication_slot
 
     @classmethod
     def from_connection(cls, conn_id: str = connections.PGBACKREST) -> DatabaseNodes:
         conn = BaseHook.get_connection(conn_id)
-        extra: dict[str, Any] = conn.extra_dejson
-        settings = PgBackRestSettings.from_extra(extra, conn.password)
-        raw = extra.get("nodes")
-        if not isinstance(raw, list) or not raw:
-            raise DatabaseNodeError(f"connection {conn_id}: extra 'nodes' must list the database's nodes")
         try:
-            nodes = [
-                Node(str(n["name"]), Path(str(n["data_dir"])), int(n["port"]), str(n.get("host") or ""))
-                for n in raw
-            ]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DatabaseNodeError(
-                f"connection {conn_id}: each of 'nodes' needs name, data_dir and port ({exc})"
-            ) from exc
-        if not settings.pg_bindir or not settings.pg_socket_dir:
-            raise DatabaseNodeError(f"connection {conn_id}: extras pg_bindir and pg_socket_dir are required")
-        programs = Programs(settings.os_user, settings.pg_bindir, settings.pg_socket_dir)
-        return cls(nodes, programs, settings, str(extra.get("replication_slot") or DEFAULT_SLOT))
+            settings = PgBackRestSettings.from_extra(conn.extra_dejson, conn.password)
+        except ValueError as exc:
+            raise DatabaseNodeError(str(exc)) from exc
+        if not settings.nodes:
+            raise DatabaseNodeError(f"connection {conn_id}: extra 'nodes' must list the database's nodes")
+        if not settings.pg_bindir:
+            raise DatabaseNodeError(f"connection {conn_id}: extra pg_bindir is required")
+        return cls(list(settings.nodes), Programs(settings.pg_bindir), settings)
 
     # -- reading --------------------------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -92,7 +89,7 @@ class DatabaseNodes:
         raise DatabaseNodeError(f"no database node {name!r}; nodes: {', '.join(n.name for n in self.nodes)}")
 
     def role(self, node: Node) -> str:
-        """Return ``"primary"``, ``"replica"`` or ``"down"`` (no answer on the node's socket)."""
+        """Return ``"primary"``, ``"replica"`` or ``"down"`` (no answer on the node's address)."""
         try:
             with self.programs.connect(node) as conn:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
@@ -115,11 +112,11 @@ class DatabaseNodes:
     def replicas(self) -> list[Node]:
         return [node for node in self.nodes if self.role(node) == "replica"]
 
-    def fence_marker(self, node: Node) -> Path:
-        return node.data_dir.with_name(node.data_dir.name + FENCE_SUFFIX)
+    def fence_marker(self, node: Node) -> str:
+        return node.fence_marker
 
     def fenced(self, node: Node) -> bool:
-        return self.fence_marker(node).exists()
+        return self.programs.exists(node, node.fence_marker)
 
     def running(self, node: Node) -> bool:
         return self.programs.running(node)
@@ -152,7 +149,7 @@ class DatabaseNodes:
             return
         if self.fenced(node):
             raise DatabaseNodeError(
-                f"{node.name} is fenced ({self.fence_marker(node)}): rebuild it as a replica of the "
+                f"{node.name} is fenced ({node.fence_marker}): rebuild it as a replica of the "
                 "current primary or restore it; it must not come back as it was"
             )
         self.programs.start(node)
@@ -161,22 +158,25 @@ class DatabaseNodes:
         """Stop the node and make sure it cannot come back as a primary; returns what was done (idempotent).
 
         ``standby.signal`` makes PostgreSQL start it in recovery whatever starts it (a service manager, a
-        person); the marker beside the folder makes :meth:`start` refuse it and records why.
+        person); the marker beside the folder makes :meth:`start` refuse it and records why. The order is
+        stop, signal, marker: a step interrupted half-way (the host's sshd gone) leaves a stopped node that
+        a retry finishes fencing, never a marker on a running primary.
         """
         done = []
         if self.stop(node, "immediate"):
             done.append(f"stopped {node.name}")
-        signal = node.data_dir / "standby.signal"
-        if (node.data_dir / "PG_VERSION").exists() and not signal.exists():
-            self.programs.write_file(signal, "")
-            done.append(f"wrote {signal.name} in {node.data_dir}")
-        marker = self.fence_marker(node)
-        if not marker.exists():
+        signal = posixpath.join(node.data_dir, "standby.signal")
+        if self.programs.exists(
+            node, posixpath.join(node.data_dir, "PG_VERSION")
+        ) and not self.programs.exists(node, signal):
+            self.programs.write_file(node, signal, "")
+            done.append(f"wrote standby.signal in {node.data_dir}")
+        if not self.fenced(node):
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             self.programs.write_file(
-                marker, f"fenced by a runbook at {stamp}; rebuild or restore it\n", 0o644
+                node, node.fence_marker, f"fenced by a runbook at {stamp}; rebuild or restore it\n", 0o644
             )
-            done.append(f"fence marker {marker.name}")
+            done.append(f"fence marker {posixpath.basename(node.fence_marker)}")
         return done
 
     def promote(self, node: Node) -> None:
@@ -196,19 +196,17 @@ class DatabaseNodes:
 
     def _clear_stale_pid(self, node: Node) -> None:
         """Remove ``postmaster.pid`` left by a crashed postmaster (pgBackRest refuses to restore over it)."""
-        pid_file = node.data_dir / "postmaster.pid"
-        if pid_file.exists() and not self.programs.running(node):
-            pid_file.unlink()
+        pid_file = posixpath.join(node.data_dir, "postmaster.pid")
+        if self.programs.exists(node, pid_file) and not self.programs.running(node):
+            self.programs.remove(node, pid_file)
 
     def _identity(self, node: Node) -> dict[str, str]:
-        """Return what makes a copied folder this node: its port, and archiving as its own folder."""
-        program = shutil.which("pgbackrest") or "pgbackrest"
-        base = f"{program} --config={self.settings.config} --stanza={self.settings.stanza}"
-        own = f"--pg1-path={node.data_dir}"
+        """Return what makes a copied folder this node: its port, and archiving through its host's config."""
+        base = f"{PROGRAM} --config={node.config} --stanza={self.settings.stanza}"
         return {
             "port": str(node.port),
-            "archive_command": f"{base} {own} archive-push %p",
-            "restore_command": f'{base} {own} archive-get %f "%p"',
+            "archive_command": f"{base} archive-push %p",
+            "restore_command": f'{base} archive-get %f "%p"',
         }
 
     def restore_in_place(
@@ -220,7 +218,7 @@ class DatabaseNodes:
         target_time: str | None,
         keep_wal: bool = False,
     ) -> None:
-        """Restore a backup (default the newest) into the node's folder and replay WAL, then open it.
+        """Restore a backup (default the newest) into the node's folder on its host, replay WAL, open it.
 
         ``target_time`` (validated by the caller) stops replay there and promotes; without it, replay runs
         to the end of the archived WAL. ``--delta`` reuses the files that already match. ``keep_wal`` keeps
@@ -232,29 +230,37 @@ class DatabaseNodes:
         self.stop(node, "fast")
         self._clear_stale_pid(node)
         held = hold_wal(self.programs, node) if keep_wal else None
-        options = [f"--pg1-path={node.data_dir}", "--delta"]
+        options = ["--delta"]
         options += [f"--set={backup_set}"] if backup_set else []
         if target_time:
             options += ["--type=time", f"--target={target_time}", "--target-action=promote"]
-        node.data_dir.mkdir(parents=True, exist_ok=True)
-        self.programs.own(node.data_dir)
-        hook.run("restore", *options, timeout=RESTORE_TIMEOUT)
-        (node.data_dir / "standby.signal").unlink(missing_ok=True)  # a fence's: recovery must end
+        host = self.programs.host(node)
+        host.run(["mkdir", "-p", "-m", "0700", node.data_dir], what=f"mkdir {node.data_dir}")
+        hook.restore(node.ssh_conn_id, node.config, *options, timeout=RESTORE_TIMEOUT)
+        self.programs.remove(
+            node, posixpath.join(node.data_dir, "standby.signal")
+        )  # a fence's: recovery must end
         if held is not None:
             return_wal(self.programs, node, held)
         write_identity(self.programs, node, self._identity(node))
-        self.fence_marker(node).unlink(missing_ok=True)
+        self.programs.remove(node, node.fence_marker)
         self.programs.start(node, timeout=RESTORE_TIMEOUT)
         wait_for(lambda: self.role(node) == "primary", RESTORE_TIMEOUT, f"{node.name} writable after restore")
 
     def rebuild_replica(self, node: Node, source: Node) -> None:
-        """Replace the node's folder by a copy of ``source`` (pg_basebackup -R); wait until it streams."""
+        """Replace the node's folder by a copy of ``source`` (pg_basebackup -R, over TCP); wait for streaming.
+
+        pg_basebackup runs on the node's own host and logs in to ``source`` with the replication role of
+        the connection's ``replication`` extra, whose password the host's passfile holds.
+        """
         if node == source:
             raise DatabaseNodeError(f"cannot rebuild {node.name} from itself")
         if self.role(source) != "primary":
             raise DatabaseNodeError(
                 f"{source.name} is {self.role(source)}: a replica is rebuilt from the primary"
             )
+        if not self.settings.replication_user:
+            raise DatabaseNodeError(f"connection {connections.PGBACKREST}: extra 'replication' names no user")
         self._refuse_primary(node, "rebuild")
         self.stop(node, "fast")
         if self.programs.running(node):
@@ -265,12 +271,18 @@ class DatabaseNodes:
                 " WHERE slot_name = %s AND NOT active",
                 (self.slot,),
             )
-        shutil.rmtree(node.data_dir, ignore_errors=True)
+        host = self.programs.host(node)
+        host.run(["rm", "-rf", "--", node.data_dir], what=f"remove {node.data_dir}")
+        login = {
+            "host": source.host or node.host,
+            "port": str(source.port),
+            "user": self.settings.replication_user,
+            "passfile": self.settings.replication_passfile,
+        }
         self.programs.run(
+            node,
             "pg_basebackup",
-            f"--host={self.programs.socket_dir}",
-            f"--port={source.port}",
-            f"--username={self.programs.os_user or 'postgres'}",
+            f"--dbname={conninfo(login)}",
             f"--pgdata={node.data_dir}",
             "--write-recovery-conf",
             "--wal-method=stream",
@@ -281,7 +293,7 @@ class DatabaseNodes:
             timeout=RESTORE_TIMEOUT,
         )
         write_identity(self.programs, node, self._identity(node))
-        self.fence_marker(node).unlink(missing_ok=True)
+        self.programs.remove(node, node.fence_marker)
         self.programs.start(node)
         wait_for(lambda: self.streaming(node), STREAM_TIMEOUT, f"{node.name} streaming from {source.name}")
 

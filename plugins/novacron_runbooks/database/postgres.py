@@ -1,31 +1,33 @@
-"""PostgreSQL's own programs for one node: pg_ctl, pg_basebackup, and the node's identity settings.
+"""PostgreSQL's own programs on a node's host (pg_ctl, pg_basebackup), its files, and its SQL.
 
-Programs run as the database's OS user (``runuser`` when we are root, as pgBackRest does) with argv lists,
-never through a shell. Connections go through the node's local socket, trusted for that user, so a node can
-be examined while its TCP port is closed to the application.
+Programs run on the node's host through its SSH connection (:mod:`novacron_runbooks.hooks.node`), as the
+database's OS user that connection logs in as, with argv lists. SQL goes over TCP as the operations role
+(:func:`novacron_runbooks.hooks.database.connect_node`), so a node is examined from the worker the way any
+client reaches it.
 """
 
 from __future__ import annotations
 
-import os
-import pwd
-import subprocess
+import posixpath
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from novacron_runbooks.backup.database import connect_socket
-from novacron_runbooks.hooks.pgbackrest import as_os_user
+from novacron_runbooks.hooks.database import connect_node
+from novacron_runbooks.hooks.node import HostCommandError, HostError, HostShell, shell
+from novacron_runbooks.hooks.pgbackrest import Node
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-OUTPUT_LINES = 12
+__all__ = ["DatabaseNodeError", "Node", "Programs", "quote_guc", "wait_for", "write_identity"]
+
 IDENTITY_BEGIN = "# node identity (novacron runbooks) begin"
 IDENTITY_END = "# node identity (novacron runbooks) end"
+NOT_RUNNING = 3  # pg_ctl status: no server runs in that folder
+NO_FOLDER = 4  # pg_ctl status: the folder is not a data folder
 
 
 class DatabaseNodeError(RuntimeError):
@@ -33,89 +35,72 @@ class DatabaseNodeError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Node:
-    """One PostgreSQL node: its name (roles move between nodes, so the name says nothing of a role).
-
-    ``host`` is the address clients use for it (empty: the database connection's host).
-    """
-
-    name: str
-    data_dir: Path
-    port: int
-    host: str = ""
-
-
-@dataclass(frozen=True)
 class Programs:
-    """How to run PostgreSQL's programs and reach a node locally."""
+    """How to run PostgreSQL's programs on a node's host and reach the node's SQL."""
 
-    os_user: str | None
     pg_bindir: str
-    socket_dir: str
 
-    def run(self, program: str, *args: str, what: str, timeout: float = 300) -> str:
-        """Run ``program`` from the bindir as the OS user; raise with the end of its output on failure."""
-        argv = as_os_user([str(Path(self.pg_bindir) / program), *args], self.os_user)
+    def host(self, node: Node) -> HostShell:
+        return shell(node.ssh_conn_id, node.name)
+
+    def run(self, node: Node, program: str, *args: str, what: str, timeout: float = 300) -> str:
+        """Run ``program`` from the bindir on the node's host; raise naming the host on failure."""
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            raise DatabaseNodeError(f"{what}: timed out after {timeout:.0f} s") from exc
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-OUTPUT_LINES:]
-            raise DatabaseNodeError(f"{what} failed (exit {proc.returncode}):\n  " + "\n  ".join(tail))
-        return proc.stdout
+            return self.host(node).run(
+                [posixpath.join(self.pg_bindir, program), *args], what=what, timeout=timeout
+            )
+        except HostError as exc:
+            raise DatabaseNodeError(str(exc)) from exc
 
     def connect(self, node: Node, dbname: str = "postgres") -> psycopg.Connection[Any]:
-        return connect_socket(self.socket_dir, node.port, self.os_user or "postgres", dbname)
+        return connect_node(node.host, node.port, dbname)
 
     def running(self, node: Node) -> bool:
-        """``pg_ctl status``: a postmaster runs for the data folder (whatever its role)."""
-        if not (node.data_dir / "postmaster.pid").exists():
-            return False
-        argv = as_os_user(
-            [str(Path(self.pg_bindir) / "pg_ctl"), "status", "-D", str(node.data_dir)], self.os_user
+        """``pg_ctl status`` on the host: a postmaster runs for the folder (whatever its role).
+
+        An unreachable host raises (:class:`~novacron_runbooks.hooks.node.HostUnreachable`): not being
+        able to look is never "not running".
+        """
+        done = self.host(node).execute(
+            [posixpath.join(self.pg_bindir, "pg_ctl"), "status", "-D", node.data_dir], timeout=30
         )
-        return subprocess.run(argv, capture_output=True, check=False, timeout=30).returncode == 0
+        if done.status in (0, NOT_RUNNING, NO_FOLDER):
+            return done.status == 0
+        raise HostCommandError(self.host(node).name, "pg_ctl status", done.status, done.stderr + done.stdout)
 
-    def own(self, path: Path) -> None:
-        """Give ``path`` to the OS user, so PostgreSQL can read and replace what we wrote."""
-        if self.os_user and os.geteuid() == 0:
-            entry = pwd.getpwnam(self.os_user)
-            os.chown(path, entry.pw_uid, entry.pw_gid)
+    def exists(self, node: Node, path: str) -> bool:
+        return self.host(node).exists(path)
 
-    def write_file(self, path: Path, text: str, mode: int = 0o600) -> None:
-        path.write_text(text)
-        path.chmod(mode)
-        self.own(path)
+    def write_file(self, node: Node, path: str, text: str, mode: int = 0o600) -> None:
+        self.host(node).write_text(path, text, mode)
 
-    def log_file(self, node: Node) -> Path:
-        return node.data_dir.with_name(f"{node.data_dir.name}.runbook.log")
+    def remove(self, node: Node, path: str) -> bool:
+        return self.host(node).remove(path)
 
     def start(self, node: Node, timeout: float = 300) -> None:
         """``pg_ctl start -w``: returns once the node accepts connections (in whatever role)."""
-        log = self.log_file(node)
-        log.touch()
-        self.own(log)
         self.run(
+            node,
             "pg_ctl",
             "start",
             "-D",
-            str(node.data_dir),
+            node.data_dir,
             "-l",
-            str(log),
+            node.runbook_log,
             "-w",
             "-t",
             str(int(timeout)),
-            what=f"{node.name}: pg_ctl start (log {log})",
+            what=f"{node.name}: pg_ctl start (log {node.runbook_log})",
             timeout=timeout + 30,
         )
 
     def stop(self, node: Node, mode: str) -> None:
         self.run(
+            node,
             "pg_ctl",
             "stop",
             "-D",
-            str(node.data_dir),
+            node.data_dir,
             "-m",
             mode,
             "-w",
@@ -127,13 +112,14 @@ class Programs:
 
 
 def write_identity(programs: Programs, node: Node, settings: dict[str, str]) -> None:
-    """Set the node's own settings (port, archiving as itself) in ``postgresql.auto.conf``.
+    """Set the node's own settings (port, archiving through its host's config) in ``postgresql.auto.conf``.
 
     A restored or copied data folder carries the settings of the node it came from; read last, these lines
     win. The block is replaced, not appended again, so a node rebuilt many times keeps one block.
     """
-    path = node.data_dir / "postgresql.auto.conf"
-    lines = path.read_text().splitlines() if path.exists() else []
+    host = programs.host(node)
+    path = posixpath.join(node.data_dir, "postgresql.auto.conf")
+    lines = host.read_text(path).splitlines() if host.exists(path) else []
     if IDENTITY_BEGIN in lines and IDENTITY_END in lines:
         lines = lines[: lines.index(IDENTITY_BEGIN)] + lines[lines.index(IDENTITY_END) + 1 :]
     block = [
@@ -141,7 +127,7 @@ def write_identity(programs: Programs, node: Node, settings: dict[str, str]) -> 
         *(f"{key} = {quote_guc(value)}" for key, value in settings.items()),
         IDENTITY_END,
     ]
-    programs.write_file(path, "\n".join([*lines, *block]) + "\n")
+    host.write_text(path, "\n".join([*lines, *block]) + "\n")
 
 
 def quote_guc(value: str) -> str:

@@ -11,18 +11,21 @@ timeline, and none older than that first one (segments recycled for later use ke
 Recovery checks every record (page address, CRC), so stale bytes end replay cleanly instead of replaying
 anything wrong. The lost node must be fenced first: nothing may write
 its WAL while it is read.
+
+The two nodes are on different hosts: segments travel from the lost host to the replica's over SFTP, through
+the worker, and land under a temporary name that is renamed into place. The lost host's sshd must answer:
+the machine lived, only the postmaster died.
 """
 
 from __future__ import annotations
 
-import os
+import posixpath
 import re
-import shutil
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from novacron_runbooks.hooks.node import copy_between
 
+if TYPE_CHECKING:
     from novacron_runbooks.database.nodes import DatabaseNodes
     from novacron_runbooks.database.postgres import Node, Programs
 
@@ -49,8 +52,10 @@ def salvage_wal(nodes: DatabaseNodes, lost: Node, replica: Node) -> list[str]:
     """Copy the lost primary's newest WAL segments into the replica's ``pg_wal``; returns the ones copied."""
     if nodes.running(lost) or not nodes.fenced(lost):
         raise RuntimeError(f"{lost.name} must be fenced and stopped before its WAL is read")
-    source = lost.data_dir / "pg_wal"
-    if not source.is_dir():
+    source_host, target_host = nodes.programs.host(lost), nodes.programs.host(replica)
+    source = posixpath.join(lost.data_dir, "pg_wal")
+    found = source_host.listing(source)
+    if not found:
         return []
     with nodes.programs.connect(replica) as conn:
         row = conn.execute(
@@ -60,43 +65,49 @@ def salvage_wal(nodes: DatabaseNodes, lost: Node, replica: Node) -> list[str]:
     assert row is not None
     segment_bytes, position = int(row[0]), int(row[1])
     copied = []
-    target = replica.data_dir / "pg_wal"
-    names = salvageable(os.listdir(source), position // segment_bytes, segment_bytes)
+    target = posixpath.join(replica.data_dir, "pg_wal")
+    names = salvageable(list(found), position // segment_bytes, segment_bytes)
     # a segment recycled for later use keeps the time of its old contents: skip what is older than the first
-    since = (source / names[0]).stat().st_mtime if names else 0.0
+    since = found[names[0]] if names else 0.0
     for name in names:
-        if (source / name).stat().st_mtime < since:
+        if found[name] < since:
             continue
-        partial = target / f".{name}.salvage"
-        shutil.copyfile(source / name, partial)
-        nodes.programs.own(partial)
-        partial.chmod(0o600)
-        os.replace(partial, target / name)  # atomic: recovery sees the old file or the whole new one
+        # atomic: recovery sees the old file or the whole new one
+        copy_between(source_host, posixpath.join(source, name), target_host, posixpath.join(target, name))
         copied.append(name)
     return copied
 
 
-def hold_wal(programs: Programs, node: Node) -> Path:
-    """Copy the node's WAL segments beside its folder before a restore replaces them; returns where."""
-    held = node.data_dir.with_name(node.data_dir.name + ".wal-held")
-    held.mkdir(exist_ok=True)
-    source = node.data_dir / "pg_wal"
-    for name in os.listdir(source) if source.is_dir() else []:
-        if _SEGMENT.match(name) and not (held / name).exists():
-            shutil.copy2(source / name, held / name)  # keeps the time: recycled segments stay recognisable
+def held_folder(node: Node) -> str:
+    return node.data_dir.rstrip("/") + ".wal-held"
+
+
+def hold_wal(programs: Programs, node: Node) -> str:
+    """Copy the node's WAL segments beside its folder, on its host, before a restore replaces them."""
+    host = programs.host(node)
+    held = held_folder(node)
+    host.run(["mkdir", "-p", "-m", "0700", held], what=f"mkdir {held}")
+    source = posixpath.join(node.data_dir, "pg_wal")
+    kept = host.listing(held)
+    names = sorted(n for n in host.listing(source) if _SEGMENT.match(n) and n not in kept)
+    if names:  # -p keeps the time: recycled segments stay recognisable
+        host.run(
+            ["cp", "-p", *(posixpath.join(source, n) for n in names), held], what="hold WAL", timeout=900
+        )
     return held
 
 
-def return_wal(programs: Programs, node: Node, held: Path) -> list[str]:
+def return_wal(programs: Programs, node: Node, held: str) -> list[str]:
     """Put held segments the restored folder lacks into its ``pg_wal``, then drop the holding folder."""
-    target = node.data_dir / "pg_wal"
-    names = sorted(n for n in os.listdir(held) if _SEGMENT.match(n))
+    host = programs.host(node)
+    target = posixpath.join(node.data_dir, "pg_wal")
+    names = sorted(n for n in host.listing(held) if _SEGMENT.match(n))
     timeline = max((n[:8] for n in names), default="")
-    returned = []
-    for name in names:
-        if name[:8] == timeline and not (target / name).exists():
-            shutil.copy2(held / name, target / name)
-            programs.own(target / name)
-            returned.append(name)
-    shutil.rmtree(held)
+    present = host.listing(target)
+    returned = [n for n in names if n[:8] == timeline and n not in present]
+    if returned:
+        host.run(
+            ["cp", "-p", *(posixpath.join(held, n) for n in returned), target], what="return WAL", timeout=900
+        )
+    host.run(["rm", "-rf", "--", held], what=f"remove {held}")
     return returned

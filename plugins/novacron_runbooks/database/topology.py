@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from novacron_runbooks.database import application, failover, observe
+from novacron_runbooks.hooks.node import HostError
 
 if TYPE_CHECKING:
     from novacron_runbooks.dagkit.evidence import Evidence
@@ -68,7 +69,9 @@ def confirm(topology: Topology, evidence: Evidence) -> dict[str, Any]:
         pg_up=pg_up,
         prometheus_error=error,
         streaming_replicas=observe.streaming_replicas(topology.nodes),
+        host=postmaster_on_host(topology.nodes, app),
     )
+    evidence.measure(f"{app.name}'s postmaster (its host, over SSH)", signals.host, "observed")
     evidence.measure("pg_up", pg_up, "down" if pg_up in (None, 0) else "up", query=observe.PG_UP)
     doubts = failover.unproven_loss(signals)
     if doubts:
@@ -114,11 +117,19 @@ def outage_began(alert: dict[str, Any], dag_run: Any) -> datetime:
     return started if isinstance(started, datetime) else datetime.now(tz=UTC)
 
 
+def postmaster_on_host(nodes: DatabaseNodes, node: Node) -> str:
+    """Ask the node's host whether its postmaster runs: ``"running"``, ``"stopped"``, or why it can't say."""
+    try:
+        return "running" if nodes.running(node) else "stopped"
+    except HostError as exc:
+        return str(exc).splitlines()[0]
+
+
 def restored_last_transaction(nodes: DatabaseNodes, node: Node) -> datetime | None:
     """Return the last transaction a restore replayed, from the log PostgreSQL wrote when recovery ended."""
     try:
-        text = nodes.programs.log_file(node).read_text(errors="replace")
-    except OSError:
+        text = nodes.programs.host(node).read_text(node.runbook_log)
+    except (OSError, HostError):
         return None
     found = failover.last_transaction_in_log(text)
     if found is None:

@@ -7,10 +7,8 @@ the drill's dry run stops before them.
 
 from __future__ import annotations
 
-import os
-import signal
+import posixpath
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubernetes.client.exceptions import ApiException
@@ -20,6 +18,7 @@ from novacron_runbooks.release.cluster import COLOURS, SERVICE, colour_deploymen
 if TYPE_CHECKING:
     import psycopg
 
+    from novacron_runbooks.database.nodes import DatabaseNodes
     from novacron_runbooks.release.cluster import ReleaseCluster
 
 BAD_UPDATE = """
@@ -31,25 +30,21 @@ WHERE id IN (SELECT host_id FROM vms WHERE status = 'running')
 CORRUPTED_TABLES = ("public.hosts",)
 
 
-def postmaster_pid(conn: psycopg.Connection[Any]) -> tuple[int, str]:
-    """Return the primary's postmaster PID and data directory (``postmaster.pid``'s first line).
+def kill_primary_postmaster(nodes: DatabaseNodes) -> tuple[datetime, str, int]:
+    """SIGKILL the primary's postmaster on its host: no shutdown checkpoint, no goodbye to the replica.
 
-    ``SHOW data_directory`` needs ``pg_read_all_settings`` (part of ``pg_monitor``); the pid file is read on
-    the database host, which is where a drill's fault injection runs.
+    The pid is ``postmaster.pid``'s first line, read over the host's SSH connection; the kill runs there
+    too, as the database's OS user that owns the process. Returns the moment, the node and the pid.
     """
-    row = conn.execute("SHOW data_directory").fetchone()
-    if row is None:
-        raise RuntimeError("SHOW data_directory returned nothing")
-    data_dir = str(row[0])
-    first_line = (Path(data_dir) / "postmaster.pid").read_text().splitlines()[0]
-    return int(first_line), data_dir
-
-
-def kill_postmaster(pid: int) -> datetime:
-    """SIGKILL the postmaster: no shutdown checkpoint, no goodbye to the replica, as in a host crash."""
+    primary = nodes.primary()
+    if primary is None:
+        raise RuntimeError("no node accepts writes: nothing to kill")
+    host = nodes.programs.host(primary)
+    pid_file = posixpath.join(primary.data_dir, "postmaster.pid")
+    pid = int(host.read_text(pid_file).splitlines()[0])
     at = datetime.now(tz=UTC)
-    os.kill(pid, signal.SIGKILL)
-    return at
+    host.run(["kill", "-KILL", str(pid)], what=f"SIGKILL postmaster {pid}", timeout=30)
+    return at, primary.name, pid
 
 
 def bad_update(conn: psycopg.Connection[Any]) -> tuple[datetime, int]:

@@ -17,9 +17,9 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from novacron_runbooks import connections
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.dagkit.params import ParamError
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.kubernetes import cluster_hook, namespace
 from novacron_runbooks.rebuild import manifests, objects
 from novacron_runbooks.rebuild.plan import choose_release, objects_to_create

@@ -17,8 +17,8 @@ from airflow.sdk import BaseHook
 from kubernetes.client.exceptions import ApiException
 
 from novacron_runbooks import connections
-from novacron_runbooks.backup.database import CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS
 from novacron_runbooks.database.application import configured_address
+from novacron_runbooks.hooks.database import CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS
 
 if TYPE_CHECKING:
     from novacron_runbooks.release.cluster import ReleaseCluster

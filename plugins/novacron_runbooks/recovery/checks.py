@@ -1,24 +1,21 @@
 """Detecting damage on the live primary: pg_amcheck, data checksums, and the application's invariants.
 
 ``pg_amcheck`` needs amcheck's functions, which PostgreSQL grants to superusers only; it runs on the database
-host as the database's OS user through the local socket (the pgBackRest connection names both), never with
-the application role. The invariants come from the ``app_invariant_violations`` view the schema ships (one
+host, through that host's SSH connection, as the database's OS user over the local socket, never with the
+application role. The invariants come from the ``app_invariant_violations`` view the schema ships (one
 row per invariant with its count of violating rows), mapped here to the tables each one implicates.
 """
 
 from __future__ import annotations
 
-import subprocess
+import posixpath
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from novacron_runbooks.hooks.pgbackrest import as_os_user
 
 if TYPE_CHECKING:
     import psycopg
 
-    from novacron_runbooks.hooks.pgbackrest import PgBackRestSettings
+    from novacron_runbooks.database.nodes import DatabaseNodes, Node
 
 INVARIANT_TABLES: dict[str, tuple[str, ...]] = {
     "vm_host_exists": ("public.vms", "public.hosts"),
@@ -59,24 +56,21 @@ class Findings:
         }
 
 
-def amcheck_live(settings: PgBackRestSettings, port: int, dbname: str) -> tuple[bool, str]:
-    """``pg_amcheck --heapallindexed`` of ``dbname`` on the primary; exit 2 means corruption was found."""
+def amcheck_live(nodes: DatabaseNodes, node: Node, dbname: str) -> tuple[bool, str]:
+    """``pg_amcheck --heapallindexed`` of ``dbname`` on ``node``'s host; exit 2 means corruption was found."""
     argv = [
-        str(Path(settings.pg_bindir) / "pg_amcheck"),
-        f"--host={settings.pg_socket_dir}",
-        f"--port={port}",
-        f"--username={settings.os_user or 'postgres'}",
+        posixpath.join(nodes.programs.pg_bindir, "pg_amcheck"),
+        f"--host={node.socket_dir}",
+        f"--port={node.port}",
         f"--database={dbname}",
         "--install-missing",
         "--heapallindexed",
     ]
-    proc = subprocess.run(
-        as_os_user(argv, settings.os_user), capture_output=True, text=True, timeout=3600, check=False
-    )
-    output = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-OUTPUT_LINES:])
-    if proc.returncode not in (0, 2):
-        raise RuntimeError(f"pg_amcheck could not run (exit {proc.returncode}): {output}")
-    return proc.returncode == 0, output
+    done = nodes.programs.host(node).execute(argv, timeout=3600)
+    output = "\n".join((done.stdout + done.stderr).strip().splitlines()[-OUTPUT_LINES:])
+    if done.status not in (0, 2):
+        raise RuntimeError(f"pg_amcheck on {node.name} could not run (exit {done.status}): {output}")
+    return done.status == 0, output
 
 
 def checksums(conn: psycopg.Connection[Any]) -> tuple[bool, int]:

@@ -82,7 +82,7 @@ def verify_node(node: Node) -> dict[str, Any]:
     """pg_amcheck, row counts and the smoke query on a node; fail on any failed check."""
     evidence = current_evidence()
     nodes = DatabaseNodes.from_connection()
-    ok, output = checks.amcheck_live(nodes.settings, node.port, DATABASE)
+    ok, output = checks.amcheck_live(nodes, node, DATABASE)
     evidence.measure("pg_amcheck --heapallindexed", output or "no corruption", "pass" if ok else "fail")
     with nodes.programs.connect(node, DATABASE) as conn:
         counts = verify.row_counts(conn)

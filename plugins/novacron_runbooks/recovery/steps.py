@@ -13,9 +13,9 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.backup.scratch import Scratch
 from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.recovery import pitr, verify
 from novacron_runbooks.recovery.window import Window, check_target, choose_backup, fmt, read_window

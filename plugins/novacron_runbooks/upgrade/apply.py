@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.catalog import default_catalog
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.database.nodes import DatabaseNodes
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
 from novacron_runbooks.hooks.lease import LeaseLock
 from novacron_runbooks.recovery import checks, verify
@@ -80,7 +80,7 @@ def verify_database(plan: dict[str, Any]) -> dict[str, Any]:
         installed = extension.state(conn, plan["extension"]).installed
     version_ok = installed == plan["target"]
     evidence.measure(f"{plan['extension']} version", installed, "pass" if version_ok else "fail")
-    amcheck_ok, output = checks.amcheck_live(nodes.settings, primary.port, DATABASE)
+    amcheck_ok, output = checks.amcheck_live(nodes, primary, DATABASE)
     evidence.measure(
         "pg_amcheck --heapallindexed", output or "no corruption", "pass" if amcheck_ok else "fail"
     )

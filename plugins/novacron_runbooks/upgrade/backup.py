@@ -16,9 +16,9 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks.backup import metrics, snapshot
-from novacron_runbooks.backup.database import connect_primary
 from novacron_runbooks.backup.repository import BackupSet, backup_sets, parse_verify, verified
 from novacron_runbooks.dagkit.evidence import current_evidence
+from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.hooks.pushgateway import PushgatewayHook
 

@@ -44,18 +44,22 @@ class TestPositions:
 
 class TestLossProof:
     def test_all_signals_down_prove_the_loss(self):
-        assert unproven_loss(LossSignals(connects=False, pg_up=0.0, prometheus_error=None)) == []
-        assert unproven_loss(LossSignals(connects=False, pg_up=None, prometheus_error=None)) == []
+        assert unproven_loss(LossSignals(False, 0.0, None, host="stopped")) == []
+        assert unproven_loss(LossSignals(False, None, None, host="stopped")) == []
 
     @pytest.mark.parametrize(
         ("signals", "doubt"),
         [
-            (LossSignals(connects=True, pg_up=0.0, prometheus_error=None), "answers"),
-            (LossSignals(connects=False, pg_up=1.0, prometheus_error=None), "still sees it up"),
-            (LossSignals(connects=False, pg_up=None, prometheus_error="timeout"), "cannot be asked"),
-            (LossSignals(False, 0.0, None, ["pg-b"]), "still stream"),
+            (LossSignals(True, 0.0, None, host="stopped"), "answers"),
+            (LossSignals(False, 1.0, None, host="stopped"), "still sees it up"),
+            (LossSignals(False, None, "timeout", host="stopped"), "cannot be asked"),
+            (LossSignals(False, 0.0, None, ["pg-b"], host="stopped"), "still stream"),
+            (LossSignals(False, 0.0, None, host="running"), "postmaster still runs"),
+            (LossSignals(False, 0.0, None, host="pg-a: SSH to 127.0.0.1:22 failed"), "cannot say"),
+            (LossSignals(False, 0.0, None), "cannot say"),
         ],
-        ids=["connects", "pg_up-1", "prometheus-down", "replica-streams"],
+        ids=["connects", "pg_up-1", "prometheus-down", "replica-streams", "host-running", "host-unreachable",
+             "host-not-asked"],
     )
     def test_any_doubt_refuses(self, signals, doubt):
         assert any(doubt in reason for reason in unproven_loss(signals))

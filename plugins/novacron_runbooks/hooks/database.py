@@ -1,5 +1,10 @@
-"""PostgreSQL connections the backup runbooks open: the primary through its Airflow connection, the scratch
-copy through its local socket (trusted for the database's OS user, as pgBackRest itself connects)."""
+"""Every PostgreSQL connection the runbooks open, over TCP from the worker, through Airflow connections.
+
+Two roles, two connections: the application's (``novacron_db``, what the API itself uses: reads, writes,
+row checks) and the operations role (``novacron_db_admin``: promotion, replication slots, extension
+upgrades), which reaches one node at a time at the address the node list gives. Nothing connects through a
+local socket: the database is on another host.
+"""
 
 from __future__ import annotations
 
@@ -36,12 +41,16 @@ def connect_primary(conn_id: str = connections.DATABASE) -> psycopg.Connection[A
     )
 
 
-def connect_socket(socket_dir: str, port: int, user: str, dbname: str) -> psycopg.Connection[Any]:
-    """Autocommit connection to a local cluster through its Unix socket folder."""
+def connect_node(
+    host: str, port: int, dbname: str = "postgres", conn_id: str = connections.DATABASE_ADMIN
+) -> psycopg.Connection[Any]:
+    """Autocommit connection to one node (whatever its role) as the operations role."""
+    conn = BaseHook.get_connection(conn_id)
     return psycopg.connect(
-        host=socket_dir,
+        host=host or str(conn.host),
         port=port,
-        user=user,
+        user=conn.login,
+        password=conn.password,
         dbname=dbname,
         autocommit=True,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
