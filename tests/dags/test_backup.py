@@ -226,3 +226,34 @@ def test_encrypted_repository_gets_the_cipher_from_the_connection_secret(sandbox
     finally:
         shutil.rmtree(repo, ignore_errors=True)
         config.unlink(missing_ok=True)
+
+
+def test_a_wrong_client_certificate_fails_the_backup_and_marks_nothing_verified(sandbox, monkeypatch):
+    """The repository host presents a certificate the database hosts' TLS servers do not trust."""
+    from sandbox import tls
+    from sandbox.hosts import BACKUP_HOST
+
+    extra = json.loads(os.environ["AIRFLOW_CONN_NOVACRON_PGBACKREST"])["extra"]
+    config = Path(extra["repository"]["config"])
+    cert, key = tls.foreign_certificate(sandbox, BACKUP_HOST.name)  # the right CN from the wrong CA
+    wrong = config.with_name("backup-host-wrong-cert.conf")
+    text = config.read_text().replace(str(tls.cert_file(sandbox, BACKUP_HOST)), str(cert))
+    wrong.write_text(text.replace(str(tls.key_file(sandbox, BACKUP_HOST)), str(key)))
+    shutil.chown(wrong, "postgres")
+    moved = {**extra, "repository": {**extra["repository"], "config": str(wrong)}}
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_NOVACRON_PGBACKREST", json.dumps({"conn_type": "generic", "extra": moved})
+    )
+    before = {b["label"] for b in backups()}
+    verified_before = pushed(sandbox, contract.BACKUP_LAST_VERIFIED, type="full")
+    try:
+        run = backup(backup_type="full")
+    finally:
+        wrong.unlink(missing_ok=True)
+    states = task_states(run)
+    assert run.state == "failed", states
+    assert states["verify_backup"] != "success", states
+    assert {b["label"] for b in backups()} == before, "no backup may be listed"
+    assert pushed(sandbox, contract.BACKUP_LAST_VERIFIED, type="full") == verified_before
+    failed = next(task for task, state in states.items() if state == "failed")
+    assert "unable to find primary cluster" in evidence(run, failed)["error"], evidence(run, failed)

@@ -119,8 +119,12 @@ def test_every_connection_id_is_exported_and_airflow_hooks_reach_the_databases(s
     conn_ids = [
         value
         for name, value in vars(ids).items()
-        if name.isupper() and isinstance(value, str) and value not in ids.OPTIONAL
+        if name.isupper()
+        and isinstance(value, str)
+        and value not in ids.OPTIONAL
+        and name != "DB_HOST_PREFIX"
     ]
+    conn_ids += [ids.DB_HOST_PREFIX + node for node in ("pg_a", "pg_b")]
     for conn_id in conn_ids:
         parsed = Connection.from_json(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"], conn_id=conn_id)
         assert parsed.conn_type
@@ -134,7 +138,7 @@ def test_pgbackrest_check_passes_and_a_full_backup_exists(sandbox: Layout) -> No
     extra = conn("novacron_pgbackrest")["extra"]
     base = [
         shutil.which("pgbackrest") or "pgbackrest",
-        f"--config={extra['config']}",
+        f"--config={extra['repository']['config']}",
         f"--stanza={extra['stanza']}",
     ]
     check = subprocess.run(as_pg_user([*base, "check"]), capture_output=True, text=True, check=False)
@@ -146,6 +150,42 @@ def test_pgbackrest_check_passes_and_a_full_backup_exists(sandbox: Layout) -> No
     assert any(backup["type"] == "full" for backup in backups)
 
 
+def test_a_client_certificate_from_another_ca_is_refused_by_the_database_hosts(sandbox: Layout) -> None:
+    """The repository host presents a certificate no database host trusts: pgBackRest reaches neither."""
+    from sandbox import pgbackrest, tls
+    from sandbox.hosts import BACKUP_HOST
+
+    cert, key = tls.foreign_certificate(sandbox, BACKUP_HOST.name)  # the right CN, the wrong CA
+    config = pgbackrest.repository_config(sandbox)
+    wrong = config.with_name("backup-host-foreign-cert.conf")
+    text = config.read_text()
+    text = text.replace(str(tls.cert_file(sandbox, BACKUP_HOST)), str(cert))
+    text = text.replace(str(tls.key_file(sandbox, BACKUP_HOST)), str(key))
+    wrong.write_text(text)
+    shutil.chown(wrong, "postgres")
+    try:
+        argv = [shutil.which("pgbackrest") or "pgbackrest", f"--config={wrong}", "--stanza=novacron", "check"]
+        refused = subprocess.run(as_pg_user(argv), capture_output=True, text=True, check=False, timeout=120)
+        assert refused.returncode != 0
+        output = refused.stdout + refused.stderr
+        assert "unable to find primary cluster" in output or "TLS" in output, output
+        assert "pg1" in output and "pg2" in output, output
+    finally:
+        wrong.unlink(missing_ok=True)
+
+
+def test_each_host_has_its_own_sshd_and_host_key(sandbox: Layout) -> None:
+    keys = {conn_id: conn(conn_id)["extra"]["host_key"] for conn_id in HOST_CONNECTIONS}
+    ports = {conn(conn_id)["port"] for conn_id in HOST_CONNECTIONS}
+    assert len(set(keys.values())) == len(ports) == len(HOST_CONNECTIONS), keys
+    for conn_id in HOST_CONNECTIONS:
+        extra = conn(conn_id)["extra"]
+        assert extra["no_host_key_check"] is False and extra["host_key"].startswith("ssh-ed25519 ")
+    sshd_config = (sandbox.pg_dir / "hosts" / "pg-a" / "sshd_config").read_text()
+    assert "PasswordAuthentication no" in sshd_config and "ListenAddress 127.0.0.1" in sshd_config
+
+
+HOST_CONNECTIONS = ("novacron_backup_host", "novacron_db_host_pg_a", "novacron_db_host_pg_b")
 SCRAPE_JOBS = {"novacron-api", "postgres", "prometheus", "alertmanager", "pushgateway", "airflow"}
 
 
