@@ -78,8 +78,27 @@ def test_every_runbook_connection_is_in_the_environment_example_but_the_drill_ma
         if line.startswith("AIRFLOW_CONN_")
     }
     ids = {value for key, value in vars(connections).items() if key.isupper() and isinstance(value, str)}
+    ids.remove(connections.DB_HOST_PREFIX)  # a prefix: one SSH connection per database host of the node list
+    nodes = declared[connections.PGBACKREST]["extra"]["nodes"]
+    ids |= {node["ssh_conn_id"] for node in nodes}
+    assert {node["ssh_conn_id"] for node in nodes} == {
+        connections.DB_HOST_PREFIX + n for n in ("pg_a", "pg_b")
+    }
     assert set(declared) == ids - set(connections.OPTIONAL) - {connections.DRILL}
     assert all("conn_type" in conn for conn in declared.values())
+    for conn in declared.values():
+        if conn["conn_type"] == "ssh":  # key authentication, the host key pinned, never skipped
+            assert conn["extra"]["key_file"].startswith("/opt/airflow/secrets/ssh/"), conn
+            assert (
+                conn["extra"]["host_key"].startswith("ssh-ed25519 ")
+                and not conn["extra"]["no_host_key_check"]
+            )
+
+
+def test_the_ssh_key_is_mounted_read_only():
+    compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
+    mounts = compose["x-airflow-common"]["volumes"]
+    assert any(m.endswith(":/opt/airflow/secrets/ssh:ro") for m in mounts), mounts
 
 
 def test_airflow_metrics_reach_prometheus_through_the_projects_statsd_mapping():

@@ -61,3 +61,12 @@ def test_reports_and_the_bridge_token_live_on_mounts_every_pod_shares():
     assert "persistentVolumeClaim" in volumes[mounts[reports]]  # task pods are gone when a report is read
     token = env["NOVACRON_ALERTMANAGER_TOKEN_FILE"]
     assert "secret" in volumes[mounts[token]]
+
+
+def test_the_ssh_key_is_mounted_read_only_from_its_secret():
+    chart = values()
+    mount = next(m for m in chart["volumeMounts"] if m["mountPath"] == "/opt/airflow/secrets/ssh")
+    assert mount["readOnly"] is True
+    volume = next(v for v in chart["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "novacron-runbooks-ssh"
+    assert volume["secret"]["defaultMode"] == 0o400
