@@ -117,6 +117,8 @@ def backup_host_config(layout: Layout) -> list[str]:
             f"pg{index}-host-cert-file={tls.cert_file(layout, BACKUP_HOST)}",
             f"pg{index}-host-key-file={tls.key_file(layout, BACKUP_HOST)}",
             f"pg{index}-host-ca-file={tls.ca_file(layout)}",
+            # the remote side reads this config (its lock, log and spool paths), not /etc/pgbackrest's
+            f"pg{index}-host-config={config_of(layout, host.name)}",
             *_cluster(index, cluster_of(layout, host)),
             f"pg{index}-user={PG_USER}",
         ]
@@ -132,6 +134,7 @@ def database_host_config(layout: Layout, host: Host) -> list[str]:
         f"repo1-host-cert-file={tls.cert_file(layout, host)}",
         f"repo1-host-key-file={tls.key_file(layout, host)}",
         f"repo1-host-ca-file={tls.ca_file(layout)}",
+        f"repo1-host-config={repository_config(layout)}",
         # the repository's path on its host: a remote repository is addressed with the client's options
         f"repo1-path={repo_path(layout)}",
         *_cipher(),
