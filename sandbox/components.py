@@ -15,14 +15,7 @@ from sandbox.processes import PidFile, SandboxError, is_alive, spawn, stop_pid, 
 if TYPE_CHECKING:
     from sandbox.layout import Layout
 
-TRANSPORTS = (
-    "sshd_backup",
-    "sshd_pg_a",
-    "sshd_pg_b",
-    "pgbackrest_repo",
-    "pgbackrest_pg_a",
-    "pgbackrest_pg_b",
-)
+TRANSPORTS = hosts.TRANSPORTS
 """Each host's sshd and pgBackRest TLS server: up before PostgreSQL, which archives through them."""
 ORDER = (
     *TRANSPORTS,

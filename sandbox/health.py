@@ -93,17 +93,7 @@ def _transport(component: str) -> Callable[[Layout], Check]:
 
 
 CHECKS: dict[str, Callable[[Layout], Check]] = {
-    **{
-        name: _transport(name)
-        for name in (
-            "sshd_backup",
-            "sshd_pg_a",
-            "sshd_pg_b",
-            "pgbackrest_repo",
-            "pgbackrest_pg_a",
-            "pgbackrest_pg_b",
-        )
-    },
+    **{name: _transport(name) for name in hosts.TRANSPORTS},
     "pg_primary": pg_primary,
     "pgbackrest": backups,
     "pg_replica": pg_replica,

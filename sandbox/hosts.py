@@ -33,6 +33,8 @@ BACKUP_HOST = Host("backup-host", "sshd_backup", "pgbackrest_repo")
 PG_A = Host("pg-a", "sshd_pg_a", "pgbackrest_pg_a")
 PG_B = Host("pg-b", "sshd_pg_b", "pgbackrest_pg_b")
 HOSTS = (BACKUP_HOST, PG_A, PG_B)
+TRANSPORTS = tuple(host.sshd for host in HOSTS) + tuple(host.pgbackrest_server for host in HOSTS)
+"""Each host's sshd, then each host's pgBackRest TLS server: the sandbox components that carry the hosts."""
 DATABASE_HOSTS = (PG_A, PG_B)
 """pg-a holds the primary folder, pg-b the replica folder (roles move between them; the folders do not)."""
 

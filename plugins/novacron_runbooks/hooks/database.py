@@ -42,16 +42,19 @@ def connect_primary(conn_id: str = connections.DATABASE) -> psycopg.Connection[A
 
 
 def connect_node(
-    host: str, port: int, dbname: str = "postgres", conn_id: str = connections.DATABASE_ADMIN
+    host: str, port: int, dbname: str | None = None, conn_id: str = connections.DATABASE_ADMIN
 ) -> psycopg.Connection[Any]:
-    """Autocommit connection to one node (whatever its role) as the operations role."""
+    """Autocommit connection to one node (whatever its role), as the operations role by default.
+
+    ``dbname`` defaults to the connection's schema (``postgres`` for the operations role).
+    """
     conn = BaseHook.get_connection(conn_id)
     return psycopg.connect(
         host=host or str(conn.host),
         port=port,
         user=conn.login,
         password=conn.password,
-        dbname=dbname,
+        dbname=dbname or conn.schema or "postgres",
         autocommit=True,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",

@@ -18,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 
 from novacron_runbooks import connections
 from novacron_runbooks.database.application import configured_address
-from novacron_runbooks.hooks.database import CONNECT_TIMEOUT_SECONDS, STATEMENT_TIMEOUT_MS
+from novacron_runbooks.hooks.database import connect_node
 
 if TYPE_CHECKING:
     from novacron_runbooks.release.cluster import ReleaseCluster
@@ -48,17 +48,7 @@ def application_address(cluster: ReleaseCluster) -> tuple[str, int]:
 
 def connect(address: tuple[str, int]) -> psycopg.Connection[Any]:
     """Autocommit connection to ``address`` with the database connection's role, database and timeouts."""
-    conn = BaseHook.get_connection(connections.DATABASE)
-    return psycopg.connect(
-        host=address[0],
-        port=address[1],
-        user=conn.login,
-        password=conn.password,
-        dbname=conn.schema,
-        autocommit=True,
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
-    )
+    return connect_node(address[0], address[1], conn_id=connections.DATABASE)
 
 
 def primary_state(address: tuple[str, int]) -> PrimaryState:
