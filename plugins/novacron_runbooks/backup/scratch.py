@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from airflow.sdk import BaseHook
 
+from novacron_runbooks.database.postgres import postmaster_runs, quote_guc
 from novacron_runbooks.hooks.database import connect_node
 from novacron_runbooks.hooks.node import HostError, HostShell, shell
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from novacron_runbooks.hooks.pgbackrest import PgBackRestHook, PgBackRestSettings
 
 MARKER_SUFFIX = ".novacron-scratch"
-NOT_RUNNING = 3  # pg_ctl status: no server runs in that folder
-NO_FOLDER = 4
 
 
 class ScratchError(RuntimeError):
@@ -92,12 +91,10 @@ class Scratch:
             raise ScratchError(str(exc)) from exc
 
     def running(self) -> bool:
-        done = self.host().execute(
-            [posixpath.join(self.pg_bindir, "pg_ctl"), "status", "-D", self.data_dir], timeout=30
-        )
-        if done.status not in (0, NOT_RUNNING, NO_FOLDER):
-            raise ScratchError(f"scratch pg_ctl status failed (exit {done.status}): {done.stderr.strip()}")
-        return done.status == 0
+        try:
+            return postmaster_runs(self.host(), self.pg_bindir, self.data_dir)
+        except HostError as exc:
+            raise ScratchError(str(exc)) from exc
 
     def check_ours(self) -> None:
         """Refuse a scratch folder that holds a database this code did not create (never delete it)."""
@@ -164,9 +161,9 @@ class Scratch:
         )
         settings = {
             "port": str(self.port),
-            "listen_addresses": quote(self.address),
-            "unix_socket_directories": quote(self.socket_dir),
-            "cluster_name": quote("novacron-scratch"),
+            "listen_addresses": quote_guc(self.address),
+            "unix_socket_directories": quote_guc(self.socket_dir),
+            "cluster_name": quote_guc("novacron-scratch"),
         }
         conf = posixpath.join(self.data_dir, "postgresql.auto.conf")
         text = host.read_text(conf) if host.exists(conf) else ""
@@ -217,8 +214,3 @@ class Scratch:
             what="pg_amcheck",
             timeout=3600,
         )
-
-
-def quote(value: str) -> str:
-    """Quote ``value`` as a postgresql.conf string literal."""
-    return "'" + value.replace("'", "''") + "'"

@@ -112,9 +112,6 @@ class DatabaseNodes:
     def replicas(self) -> list[Node]:
         return [node for node in self.nodes if self.role(node) == "replica"]
 
-    def fence_marker(self, node: Node) -> str:
-        return node.fence_marker
-
     def fenced(self, node: Node) -> bool:
         return self.programs.exists(node, node.fence_marker)
 

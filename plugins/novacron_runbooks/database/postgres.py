@@ -56,17 +56,7 @@ class Programs:
         return connect_node(node.host, node.port, dbname)
 
     def running(self, node: Node) -> bool:
-        """``pg_ctl status`` on the host: a postmaster runs for the folder (whatever its role).
-
-        An unreachable host raises (:class:`~novacron_runbooks.hooks.node.HostUnreachable`): not being
-        able to look is never "not running".
-        """
-        done = self.host(node).execute(
-            [posixpath.join(self.pg_bindir, "pg_ctl"), "status", "-D", node.data_dir], timeout=30
-        )
-        if done.status in (0, NOT_RUNNING, NO_FOLDER):
-            return done.status == 0
-        raise HostCommandError(self.host(node).name, "pg_ctl status", done.status, done.stderr + done.stdout)
+        return postmaster_runs(self.host(node), self.pg_bindir, node.data_dir)
 
     def exists(self, node: Node, path: str) -> bool:
         return self.host(node).exists(path)
@@ -109,6 +99,18 @@ class Programs:
             what=f"{node.name}: pg_ctl stop -m {mode}",
             timeout=90,
         )
+
+
+def postmaster_runs(host: HostShell, pg_bindir: str, data_dir: str) -> bool:
+    """``pg_ctl status`` on the host: a postmaster runs for the folder (whatever its role).
+
+    An unreachable host raises (:class:`~novacron_runbooks.hooks.node.HostUnreachable`), and so does a
+    status pg_ctl does not document: not being able to look is never "not running".
+    """
+    done = host.execute([posixpath.join(pg_bindir, "pg_ctl"), "status", "-D", data_dir], timeout=30)
+    if done.status in (0, NOT_RUNNING, NO_FOLDER):
+        return done.status == 0
+    raise HostCommandError(host.name, "pg_ctl status", done.status, done.stderr + done.stdout)
 
 
 def write_identity(programs: Programs, node: Node, settings: dict[str, str]) -> None:

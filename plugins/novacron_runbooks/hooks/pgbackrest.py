@@ -214,6 +214,7 @@ class PgBackRestHook(BaseHook):
 
     def _run_on(
         self,
+        found: PgBackRestSettings,
         host: HostShell,
         config: str,
         command: str,
@@ -223,7 +224,6 @@ class PgBackRestHook(BaseHook):
         stanza: bool,
         env: dict[str, str],
     ) -> str:
-        found = self.settings()
         argv = command_argv(config, found.stanza if stanza else None, command, options)
         self.log.info("running pgbackrest %s %s on %s", command, " ".join(options), host.name)
         done = host.execute(argv, timeout=timeout or found.timeout, env=env or None)
@@ -242,6 +242,7 @@ class PgBackRestHook(BaseHook):
         found = self.settings()
         host = shell(found.repository_conn_id, "repository host")
         return self._run_on(
+            found,
             host,
             found.repository_config,
             command,
@@ -253,9 +254,9 @@ class PgBackRestHook(BaseHook):
 
     def restore(self, ssh_conn_id: str, config: str, *options: str, timeout: float | None = None) -> str:
         """``pgbackrest restore`` on the host whose folder it fills, with that host's own config."""
-        return self._run_on(
-            shell(ssh_conn_id), config, "restore", options, timeout=timeout, stanza=True, env={}
-        )
+        found = self.settings()
+        host = shell(ssh_conn_id)
+        return self._run_on(found, host, config, "restore", options, timeout=timeout, stanza=True, env={})
 
     def info(self) -> dict[str, Any]:
         """``pgbackrest info --output=json`` of the stanza (empty when the repository has none)."""
