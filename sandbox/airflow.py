@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aio import free_port
+from sandbox.airflow_settings import execution_api_env
 from sandbox.layout import REPO_ROOT
 
 START_TIMEOUT = 240.0
@@ -157,6 +158,10 @@ def start_standalone(
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # DAG files do not change while a test or a benchmark runs: re-parsing all of them every 30 s (the
+        # default) costs most of a core here and starves the API server and the tasks under test
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
+        **execution_api_env(),
         "NOVACRON_REPORTS_URL": f"file://{home / 'runbook_reports'}",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
         # standalone starts its components as `airflow <command>`: the venv's bin must come first on PATH

@@ -30,6 +30,7 @@ from cryptography.fernet import Fernet
 from sandbox import metadb
 from sandbox.aio import free_port
 from sandbox.airflow import AirflowServer
+from sandbox.airflow_settings import execution_api_env
 from sandbox.connections import read_env_file
 from sandbox.layout import HOST, REPO_ROOT, Layout, default_layout
 from sandbox.processes import SandboxError, wait_until
@@ -114,6 +115,9 @@ def stack_env(
         "AIRFLOW__API__BASE_URL": f"http://{HOST}:{api_port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{HOST}:{api_port}/execution/",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        # the DAG files do not change while the stack runs (see sandbox.airflow.start_standalone)
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",
+        **execution_api_env(),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         "NOVACRON_REPORTS_URL": f"file://{home / 'runbook_reports'}",
         "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")]),
@@ -251,11 +255,16 @@ def start_celery_stack(
     concurrency: int = 2,
     api_port: int | None = None,
     worker_user: str | None = None,
+    metadata_on: Layout | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> CeleryStack:
     """Start the whole stack against ``layout``'s sandbox and wait until ``wait_for_dag`` is served.
 
-    ``worker_user`` runs the Celery workers (and so every task) as that OS user instead of ours. On any
-    failure everything started so far is stopped and removed before the error is raised.
+    ``worker_user`` runs the Celery workers (and so every task) as that OS user instead of ours.
+    ``metadata_on`` puts Airflow's metadata database on another sandbox's PostgreSQL: runbooks that fail
+    over or restore ``layout``'s database must not take their own Airflow down with it. ``extra_env`` adds
+    to (or overrides) every component's settings. On any failure everything started so far is stopped and
+    removed before the error is raised.
     """
     started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="novacron-celery-"))
@@ -265,15 +274,16 @@ def start_celery_stack(
     api_port = api_port or free_port()
     server = AirflowServer(f"http://{HOST}:{api_port}", password, home)
     try:
-        meta = metadb.create(layout)
+        meta = metadb.create(metadata_on or layout)
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise
-    stack = CeleryStack(server, layout, meta, [f"celery-{n}" for n in range(1, workers + 1)])
+    stack = CeleryStack(server, metadata_on or layout, meta, [f"celery-{n}" for n in range(1, workers + 1)])
     try:
         redis_port = free_port()
         _start_redis(stack, redis_port)
         env = stack_env(layout, home, stack.meta, (redis_port, api_port), dags_folder)
+        env.update(extra_env or {})
         _migrate(stack, env)
         stack.timings["migrated"] = time.monotonic() - started
         _start_airflow(stack, env, concurrency, worker_user)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from tcp_proxy import TcpProxy
 
 from sandbox.airflow import AirflowServer, start_standalone
 from sandbox.layout import REPO_ROOT
@@ -18,13 +19,21 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(scope="session")
-def airflow_server(sandbox) -> Iterator[AirflowServer]:
+def execution_api_proxy(sandbox) -> Iterator[TcpProxy]:
+    """The loopback proxy the session server's tasks reach the execution API through: a test can slow it."""
+    with TcpProxy(sandbox.port("airflow")) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="session")
+def airflow_server(sandbox, execution_api_proxy) -> Iterator[AirflowServer]:
     """Start ``airflow standalone`` with the project's DAGs against the sandbox; stop it at the end.
 
     It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge. DAGs start
     paused: unpaused, the scheduled ones (hourly and daily backups, the validation restore) would each run at
     once against the session's sandbox, beside the tests that use its database. Tests unpause what they run;
-    ``runbook_review`` (read-only) is unpaused here.
+    ``runbook_review`` (read-only) is unpaused here. Tasks call the execution API through
+    ``execution_api_proxy``, so a test can make the API server slow for them alone.
     """
     home = Path(tempfile.mkdtemp(prefix="novacron-standalone-"))
     try:
@@ -33,7 +42,12 @@ def airflow_server(sandbox) -> Iterator[AirflowServer]:
             dags_folder=REPO_ROOT / "dags",
             wait_for_dag="runbook_review",
             port=sandbox.port("airflow"),
-            extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True"},
+            extra_env={
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
+                    f"http://127.0.0.1:{execution_api_proxy.port}/execution/"
+                ),
+            },
         )
         # every DAG file served: tests then never race the DAG processor's first parse
         server.wait_for_dags({path.stem for path in (REPO_ROOT / "dags").glob("*.py")})

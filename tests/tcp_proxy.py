@@ -10,11 +10,19 @@ from sandbox.aio import free_port
 
 
 class TcpProxy:
-    """Forward 127.0.0.1:<port> to a target; ``delay`` holds each new connection, ``cut()`` refuses them."""
+    """Forward 127.0.0.1:<port> to a target; ``delay`` holds each new connection, ``cut()`` refuses them.
+
+    ``slow_answers(seconds, count)`` holds the next ``count`` answers: the first bytes the server sends after
+    each request reach the client ``seconds`` late, on open connections too (a server up but slow).
+    """
 
     def __init__(self, target_port: int, delay: float = 0.0) -> None:
         self.target_port = target_port
         self.delay = delay
+        self.answer_delay = 0.0
+        self.answers_to_slow = 0
+        self.slowed_answers = 0
+        self._answers = threading.Lock()
         self.port = free_port()
         self._listener = socket.create_server(("127.0.0.1", self.port))
         self._listener.settimeout(0.2)
@@ -53,6 +61,20 @@ class TcpProxy:
 
         threading.Thread(target=watch, daemon=True).start()
 
+    def slow_answers(self, seconds: float, count: int) -> None:
+        """Hold each of the next ``count`` answers for ``seconds`` before the client sees its first byte."""
+        with self._answers:
+            self.answer_delay, self.answers_to_slow, self.slowed_answers = seconds, count, 0
+
+    def _hold_answer(self) -> None:
+        with self._answers:
+            if self.answers_to_slow <= 0:
+                return
+            self.answers_to_slow -= 1
+            self.slowed_answers += 1
+            delay = self.answer_delay
+        time.sleep(delay)
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
@@ -73,14 +95,21 @@ class TcpProxy:
         except OSError:
             client.close()
             return
+        # the 5 s was for connecting: a slow answer or an idle keep-alive is no error
+        upstream.settimeout(None)
         self._open.append(upstream)
-        for src, dst in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
+        asked = threading.Event()  # a request went up and its answer has not started yet
+        threading.Thread(target=self._pipe, args=(client, upstream, asked, False), daemon=True).start()
+        threading.Thread(target=self._pipe, args=(upstream, client, asked, True), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, asked: threading.Event, answers: bool) -> None:
         try:
             while chunk := src.recv(65536):
+                if not answers:
+                    asked.set()
+                elif asked.is_set():
+                    asked.clear()
+                    self._hold_answer()
                 dst.sendall(chunk)
         except OSError:
             pass

@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from novacron_runbooks.dagkit.report.store import write_attachment
+from sandbox.airflow_settings import AIRFLOW_DEFAULT_TIMEOUT
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.airflow_server]
 
@@ -79,3 +80,37 @@ def test_report_attachments_are_served_as_png_behind_the_token(airflow_server, m
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(urllib.request.Request(path, headers=headers), timeout=30)
         assert error.value.code == refused
+
+
+def test_a_run_succeeds_while_the_api_server_answers_its_tasks_slower_than_airflows_default_timeout(
+    airflow_server, execution_api_proxy
+):
+    """An API server busy past the 5 s default (an alert storm on a small metadata DB) does not fail a task.
+
+    The first answers the run's tasks get are each held longer than Airflow's default
+    ``execution_api_timeout``: a task's start call among them. With the default, the call is abandoned, the
+    server still starts the task, the retry is refused and the task fails before it runs (as it did in this
+    suite). With ``sandbox.airflow_settings`` the task waits, runs once and the run succeeds.
+    """
+    slow_answers = 6
+    execution_api_proxy.slow_answers(AIRFLOW_DEFAULT_TIMEOUT + 3, slow_answers)
+    try:
+        status, run = airflow_server.request(
+            "POST",
+            "/api/v2/dags/runbook_review/dagRuns",
+            {"logical_date": None, "dag_run_id": "slow_api_review", "conf": {"review_date": "2026-11-27"}},
+        )
+        assert status == 200, run
+        finished = airflow_server.wait_for_run("runbook_review", "slow_api_review", timeout=900)
+    finally:
+        held = execution_api_proxy.slowed_answers
+        execution_api_proxy.slow_answers(0, 0)
+    assert held == slow_answers  # every held answer was a task's: only tasks use this route
+    assert finished["state"] == "success", finished
+    status, tasks = airflow_server.request(
+        "GET", "/api/v2/dags/runbook_review/dagRuns/slow_api_review/taskInstances?limit=100"
+    )
+    assert status == 200, tasks
+    assert {(ti["task_id"], ti["state"], ti["try_number"]) for ti in tasks["task_instances"]} == {
+        (ti["task_id"], "success", 1) for ti in tasks["task_instances"]
+    }

@@ -58,8 +58,15 @@ class TestLossProof:
             (LossSignals(False, 0.0, None, host="pg-a: SSH to 127.0.0.1:22 failed"), "cannot say"),
             (LossSignals(False, 0.0, None), "cannot say"),
         ],
-        ids=["connects", "pg_up-1", "prometheus-down", "replica-streams", "host-running", "host-unreachable",
-             "host-not-asked"],
+        ids=[
+            "connects",
+            "pg_up-1",
+            "prometheus-down",
+            "replica-streams",
+            "host-running",
+            "host-unreachable",
+            "host-not-asked",
+        ],
     )
     def test_any_doubt_refuses(self, signals, doubt):
         assert any(doubt in reason for reason in unproven_loss(signals))
