@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Install everything the demo and the tests need on a Debian machine, idempotently: the Debian packages of
 # the sandbox (PostgreSQL, pgBackRest, Prometheus, Alertmanager, Pushgateway, postgres exporter, OpenSSH and
-# openssl for the hosts' transports), Redis (the
-# Celery broker of the scale-out test) and a virtualenv with the pinned Python requirements. Safe to run
-# again; it skips what is already there.
+# openssl for the hosts' transports), Redis (the Celery broker of the scale-out tests), acl (the unprivileged
+# workers' test lets its OS user reach the interpreter, and nothing else) and a virtualenv with the pinned
+# Python requirements. Safe to run again; it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql postgresql-contrib pgbackrest prometheus prometheus-alertmanager
               prometheus-postgres-exporter prometheus-pushgateway redis-server openssh-server openssl
-              python3-venv make curl)
+              python3-venv make curl acl)
 VENV=.venv
 
 missing=()
