@@ -96,17 +96,25 @@ def traversable_for_the_worker() -> Iterator[None]:
     folders = folders_to_traverse()
     if folders and setfacl is None:
         pytest.fail("setfacl (Debian package acl) is needed: scripts/setup.sh installs it")
-    granted: list[Path] = []
+    granted: list[tuple[Path, bool]] = []
     try:
         for folder in folders:
-            subprocess.run(
-                [setfacl, "-m", f"u:{WORKER_USER}:x", str(folder)], check=True, capture_output=True
-            )
-            granted.append(folder)
+            had_acl = _has_extended_acl(folder)
+            grant = [str(setfacl), "-m", f"u:{WORKER_USER}:x", str(folder)]
+            subprocess.run(grant, check=True, capture_output=True)
+            granted.append((folder, had_acl))
         yield
     finally:
-        for folder in granted:
-            subprocess.run([setfacl, "-x", f"u:{WORKER_USER}", str(folder)], check=False, capture_output=True)
+        for folder, had_acl in granted:
+            # a folder without an ACL before gets none back (-b); otherwise only our entry goes
+            undo = ["-x", f"u:{WORKER_USER}"] if had_acl else ["-b"]
+            subprocess.run([str(setfacl), *undo, str(folder)], check=False, capture_output=True)
+
+
+def _has_extended_acl(folder: Path) -> bool:
+    shown = subprocess.run(["getfacl", "-cp", str(folder)], capture_output=True, text=True, check=True)
+    entries = [line for line in shown.stdout.splitlines() if line and not line.startswith("#")]
+    return any(not line.startswith(("user::", "group::", "other::")) for line in entries)
 
 
 def as_worker(*argv: str) -> subprocess.CompletedProcess[str]:
