@@ -4,6 +4,7 @@ scheduler, triggerer and dag-processor (``pytest_plugins = ["airflow_server"]``)
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,7 +27,7 @@ def execution_api_proxy(sandbox) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture(scope="session")
-def airflow_server(sandbox, execution_api_proxy) -> Iterator[AirflowServer]:
+def airflow_server(request, sandbox, execution_api_proxy) -> Iterator[AirflowServer]:
     """Start ``airflow standalone`` with the project's DAGs against the sandbox; stop it at the end.
 
     It listens on the sandbox's ``airflow`` port, so the sandbox's Alertmanager reaches its bridge. DAGs start
@@ -56,7 +57,13 @@ def airflow_server(sandbox, execution_api_proxy) -> Iterator[AirflowServer]:
             raise RuntimeError(f"could not unpause runbook_review: {status} {body}")
     except RuntimeError as exc:
         pytest.fail(str(exc))
+    failed_before = request.session.testsfailed
     try:
         yield server
     finally:
         server.stop()
+        # the home (logs, reports, the SQLite database) is kept only when a test using it failed
+        if request.session.testsfailed == failed_before:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            print(f"airflow standalone home kept for its logs: {home}")

@@ -7,6 +7,7 @@ imports Airflow.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+_OWN_HOME = not os.environ.get("NOVACRON_TEST_AIRFLOW_HOME")
 _HOME = Path(os.environ.get("NOVACRON_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="novacron-airflow-"))
 
 os.environ.update(
@@ -50,3 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
             capture_output=True,
             env=os.environ.copy(),
         )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the Airflow home this process made (every xdist worker and the controller make one)."""
+    if _OWN_HOME:
+        shutil.rmtree(_HOME, ignore_errors=True)

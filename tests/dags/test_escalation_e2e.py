@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import urllib.request
@@ -24,8 +25,9 @@ def _slack_texts(layout) -> list[str]:
 
 
 def test_escalation_follows_the_ladder_only_while_unresolved(sandbox):
+    home = Path(tempfile.mkdtemp(prefix="novacron-escalation-"))
     server = start_standalone(
-        Path(tempfile.mkdtemp(prefix="novacron-escalation-")),
+        home,
         dags_folder=E2E_DAGS,
         wait_for_dag="escalation_probe",
     )
@@ -38,7 +40,8 @@ def test_escalation_follows_the_ladder_only_while_unresolved(sandbox):
         time.sleep(10)  # level 4 is due 2 min after queueing; the run ended long before
     finally:
         server.stop()
-    assert finished["state"] == "success"
+    assert finished["state"] == "success", f"logs in {home}"
+    shutil.rmtree(home, ignore_errors=True)
     escalations = [t for t in _slack_texts(sandbox) if "escalation_probe run stuck_1" in t]
     assert any("escalating to level 2, Team Lead" in t for t in escalations), escalations
     assert any("escalating to level 3, Engineering Manager" in t for t in escalations), escalations
