@@ -129,6 +129,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", nargs="+", default=list(DR_RUNBOOK))
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "dr_drill.json")
+    parser.add_argument("--keep-home", action="store_true", help="keep Airflow's home (logs, run reports)")
     args = parser.parse_args()
     layout = start_sandbox(offset=OFFSET)
     results: list[dict[str, Any]] = []
@@ -149,7 +150,7 @@ def main() -> int:
                 print(json.dumps(results[-1]), flush=True)
         finally:
             server.stop()
-            if results and all(r["drill_state"] == "success" for r in results):
+            if not args.keep_home and results and all(r["drill_state"] == "success" for r in results):
                 shutil.rmtree(home, ignore_errors=True)
             else:  # kept for the logs and reports of what failed
                 print(f"Airflow home kept: {home}", flush=True)

@@ -122,7 +122,7 @@ class Decision:
     missing_bytes: int
 
 
-def replayed_all(state: ReplicaState, archived_end: int | None) -> int:
+def unreplayed_bytes(state: ReplicaState, archived_end: int | None) -> int:
     """Bytes of WAL the replica has not replayed: received but unreplayed, or archived beyond it."""
     missing = 0
     if state.receive_lsn is not None:
@@ -148,7 +148,7 @@ def decide(
     """Promote when the replica is usable, has every WAL byte it can get, and its lag is within the RPO."""
     if state is None:
         return Decision("restore", ["no healthy replica to promote"], 0)
-    missing = replayed_all(state, archived_end)
+    missing = unreplayed_bytes(state, archived_end)
     reasons = []
     if missing:
         reasons.append(f"{state.name} lacks {missing} bytes of WAL it received or the archive holds")

@@ -16,7 +16,7 @@ from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 
 from novacron_runbooks import connections
-from novacron_runbooks.database.failover import ReplicaState, parse_lsn, replayed_all
+from novacron_runbooks.database.failover import ReplicaState, parse_lsn, unreplayed_bytes
 from novacron_runbooks.hooks.prometheus import PrometheusError, PrometheusHook
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def settled_replica(
     deadline = time.monotonic() + wait
     while True:
         state = replica_state(nodes, node)
-        if not replayed_all(state, archived_end) or time.monotonic() >= deadline:
+        if not unreplayed_bytes(state, archived_end) or time.monotonic() >= deadline:
             return state
         time.sleep(0.5)
 
