@@ -30,7 +30,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import route_gate
@@ -49,7 +49,7 @@ from novacron_runbooks.release.canary import (
 from novacron_runbooks.release.cluster import CANARY, ReleaseCluster, colour_deployment
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("canary")
+RUNBOOK = catalog_runbook("canary")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 ABORT_BUDGET_SECONDS = budget_seconds(RUNBOOK, "abort_budget")
 PROMOTE_TIMEOUT_SECONDS = 600

@@ -31,7 +31,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import TriggerRule
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dbsessions import activity, remedy
@@ -42,7 +42,7 @@ from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
 from novacron_runbooks.release.gates import API_JOB, SCRAPES_PER_WINDOW
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
-RUNBOOK = default_catalog().get("database_issues")
+RUNBOOK = catalog_runbook("database_issues")
 TERMINATE, LEAVE = "Terminate", "Leave them"
 PLAN = "{{ ti.xcom_pull(task_ids='diagnose')['%s'] }}"
 

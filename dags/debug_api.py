@@ -25,7 +25,7 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.diagnostics import pods
@@ -37,7 +37,7 @@ from novacron_runbooks.release.cluster import CONTAINER, SERVICE, ReleaseCluster
 from novacron_runbooks.release.gates import API_JOB, SCRAPES_PER_WINDOW
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("debug_api")
+RUNBOOK = catalog_runbook("debug_api")
 ERROR_RATE = float(RUNBOOK.threshold("error_rate").value)
 LATENCY = float(RUNBOOK.threshold("latency_p95").value)
 READERS = ("measure_endpoints", "inspect_pods", "recent_releases")

@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dbsessions import activity, explain, findings, remedy
@@ -31,9 +31,9 @@ from novacron_runbooks.diagnostics.findings import Finding, summarize
 from novacron_runbooks.hooks.database import connect_primary
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 
-RUNBOOK = default_catalog().get("debug_database")
+RUNBOOK = catalog_runbook("debug_database")
 TIMEOUT_SECONDS = float(RUNBOOK.threshold("statement_timeout").value)
-REPLICATION_LAG_SECONDS = float(default_catalog().get("database_issues").threshold("replication_lag").value)
+REPLICATION_LAG_SECONDS = float(catalog_runbook("database_issues").threshold("replication_lag").value)
 READERS = ("measure_symptoms", "inspect_database", "explain_top_statements")
 
 

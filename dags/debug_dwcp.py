@@ -22,7 +22,7 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.diagnostics import pods
@@ -34,7 +34,7 @@ from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.cluster import ReleaseCluster
 from novacron_runbooks.release.gates import API_JOB, SCRAPES_PER_WINDOW
 
-RUNBOOK = default_catalog().get("debug_dwcp")
+RUNBOOK = catalog_runbook("debug_dwcp")
 SUCCESS = float(RUNBOOK.threshold("migration_success").value)
 DURATION = float(RUNBOOK.threshold("migration_p95").value)
 RETRANSMITS = float(RUNBOOK.threshold("retransmits").value)

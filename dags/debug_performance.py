@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import TriggerRule
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.diagnostics import panels
@@ -34,7 +34,7 @@ from novacron_runbooks.diagnostics.plots import plot_png
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.gates import API_JOB, SCRAPES_PER_WINDOW
 
-RUNBOOK = default_catalog().get("debug_performance")
+RUNBOOK = catalog_runbook("debug_performance")
 CPU = float(RUNBOOK.threshold("cpu_usage").value)
 LATENCY = float(RUNBOOK.threshold("latency_p95").value)
 POOL = float(RUNBOOK.threshold("pool_usage").value)

@@ -26,7 +26,7 @@ from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import metric_gate
@@ -40,7 +40,7 @@ from novacron_runbooks.release.gates import (
 )
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("deployment")
+RUNBOOK = catalog_runbook("deployment")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 GATE_WINDOW_SECONDS = 30
 POST_GATE_INTERVAL_SECONDS = 10

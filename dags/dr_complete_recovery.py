@@ -27,7 +27,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.operators.hitl import RecordedHITLBranchOperator
@@ -38,7 +38,7 @@ from novacron_runbooks.release.gates import release_error_gate, release_gate_val
 from novacron_runbooks.release.history import ReleaseHistory
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
-RUNBOOK = default_catalog().get("dr_complete_recovery")
+RUNBOOK = catalog_runbook("dr_complete_recovery")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("cutover_approval_timeout").value)
 CHILD_POKE_SECONDS = 10

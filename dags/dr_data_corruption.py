@@ -38,7 +38,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
@@ -52,7 +52,7 @@ from novacron_runbooks.recovery.pitr import RecoveryPoint
 from novacron_runbooks.recovery.window import Window, fmt, parse_target_time
 from novacron_runbooks.release.cluster import ReleaseCluster
 
-RUNBOOK = default_catalog().get("dr_data_corruption")
+RUNBOOK = catalog_runbook("dr_data_corruption")
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("approval_timeout").value)
 REPAIR, CUT_OVER, ABORT = "Repair rows", "Cut over", "Abort"
 AUDIT_HINTS = """

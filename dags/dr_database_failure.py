@@ -46,7 +46,7 @@ from airflow.sdk import BaseHook, get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks import connections
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.database import application, failover, observe
@@ -56,7 +56,7 @@ from novacron_runbooks.database.topology import Topology, confirm, outage_began,
 from novacron_runbooks.hooks.pgbackrest import PgBackRestHook
 from novacron_runbooks.release.cluster import ReleaseCluster
 
-RUNBOOK = default_catalog().get("dr_database_failure")
+RUNBOOK = catalog_runbook("dr_database_failure")
 RPO_LIMIT_SECONDS = RUNBOOK.threshold("rpo").value * 60
 RTO_LIMIT_SECONDS = RUNBOOK.threshold("rto").value * 60
 

@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.rebuild import application, objects
@@ -32,7 +32,7 @@ from novacron_runbooks.release.gates import release_error_gate, release_gate_val
 from novacron_runbooks.release.history import ReleaseHistory
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
-RUNBOOK = default_catalog().get("dr_service_failure")
+RUNBOOK = catalog_runbook("dr_service_failure")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 ROLLOUT_TIMEOUT_SECONDS = 300
 SMOKE_SECONDS = 6

@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow.sdk import task
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.hooks.prometheus import PrometheusHook
@@ -39,7 +39,7 @@ from novacron_runbooks.release.cluster import ReleaseCluster
 from novacron_runbooks.release.gates import service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("high_error_rate")
+RUNBOOK = catalog_runbook("high_error_rate")
 CEILING = float(RUNBOOK.threshold("error_rate").value)
 CONFIRM_WINDOW = "2m"
 REMEDIES = ("rollback", "database_issues", "scale_up")

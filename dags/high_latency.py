@@ -24,14 +24,14 @@ from typing import Any
 
 from airflow.sdk import task
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.incident import latency, steps
 from novacron_runbooks.incident.children import child_run
 
-RUNBOOK = default_catalog().get("high_latency")
+RUNBOOK = catalog_runbook("high_latency")
 CEILING = float(RUNBOOK.threshold("latency_p95").value)
 CONFIRM_WINDOW = "2m"
 CHILDREN = ("database_issues", "scale_up")

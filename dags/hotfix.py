@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import metric_gate
@@ -34,7 +34,7 @@ from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
 from novacron_runbooks.release.gates import image_version, in_place_gate_settings, in_place_release_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("hotfix")
+RUNBOOK = catalog_runbook("hotfix")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("approval_timeout").value)
 POST_DEPLOY = in_place_release_gate("post_deploy", ERROR_CEILING)

@@ -32,7 +32,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.notify import post_slack
@@ -46,7 +46,7 @@ from novacron_runbooks.recovery.pitr import RecoveryPoint
 from novacron_runbooks.recovery.window import parse_target_time
 from novacron_runbooks.release.cluster import ReleaseCluster
 
-RUNBOOK = default_catalog().get("restore")
+RUNBOOK = catalog_runbook("restore")
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("approval_timeout").value)
 APPROVE, REJECT = "Restore production", "Reject"
 

@@ -22,7 +22,7 @@ from typing import Any
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.params import ParamError
@@ -32,7 +32,7 @@ from novacron_runbooks.release.gates import image_version, release_error_gate, r
 from novacron_runbooks.release.history import Release, ReleaseHistory
 from novacron_runbooks.sensors.prometheus import PrometheusGateSensor
 
-RUNBOOK = default_catalog().get("rollback")
+RUNBOOK = catalog_runbook("rollback")
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 GATE_WINDOW_SECONDS = 15
 RECOVERED = release_error_gate(

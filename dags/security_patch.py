@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.gate import metric_gate
@@ -38,7 +38,7 @@ from novacron_runbooks.patching.plan import approval_window
 from novacron_runbooks.patching.validation import CHECKS, SEVERITIES
 from novacron_runbooks.release.gates import in_place_gate_settings, in_place_release_gate
 
-RUNBOOK = default_catalog().get("security_patch")
+RUNBOOK = catalog_runbook("security_patch")
 POST_PATCH = in_place_release_gate("post_patch", RUNBOOK.threshold("error_rate").value)
 PLAN = "{{ ti.xcom_pull(task_ids='find_affected')['%s'] }}"
 

@@ -27,7 +27,7 @@ from typing import Any
 from airflow.sdk import task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.incident import outage, steps
@@ -36,8 +36,8 @@ from novacron_runbooks.release.cluster import ReleaseCluster, colour_deployment
 from novacron_runbooks.release.gates import service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
-RUNBOOK = default_catalog().get("service_down")
-CEILING = float(default_catalog().get("high_error_rate").threshold("error_rate").value)
+RUNBOOK = catalog_runbook("service_down")
+CEILING = float(catalog_runbook("high_error_rate").threshold("error_rate").value)
 CHILDREN = ("rollback", "dr_service_failure")
 RESTART_TIMEOUT_SECONDS = 240
 SERVING = service_error_gate("service", CEILING)

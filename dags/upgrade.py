@@ -43,7 +43,7 @@ from typing import Any
 from airflow.sdk import TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
 from novacron_runbooks.dagkit.factory import runbook_dag
 from novacron_runbooks.dagkit.notify import post_slack, run_label
@@ -54,7 +54,7 @@ from novacron_runbooks.release.actions import run_holder
 from novacron_runbooks.upgrade import apply, backup, plan, preflight, rehearsal
 from novacron_runbooks.upgrade.supported import check_combination
 
-RUNBOOK = default_catalog().get("upgrade")
+RUNBOOK = catalog_runbook("upgrade")
 BACKUP_OBJECTIVE_SECONDS = RUNBOOK.threshold("backup_age").value * 60
 APPROVAL_TIMEOUT = timedelta(minutes=RUNBOOK.threshold("approval_timeout").value)
 CHANNEL = RUNBOOK.owner.slack_channel

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
-from novacron_runbooks.catalog import default_catalog, scheduled_job
+from novacron_runbooks.catalog import catalog_runbook, scheduled_job
 
 if TYPE_CHECKING:
     from novacron_runbooks.catalog import Runbook
@@ -22,7 +22,7 @@ BACKUP_RUNBOOK = "backup"
 @functools.cache
 def backup_job(name: str) -> Runbook:
     """Return the catalog's ``backup`` runbook, or a scheduled backup job with its thresholds."""
-    catalog_entry = default_catalog().get(BACKUP_RUNBOOK)
+    catalog_entry = catalog_runbook(BACKUP_RUNBOOK)
     if name == BACKUP_RUNBOOK:
         return catalog_entry
     return dataclasses.replace(scheduled_job(name), thresholds=dict(catalog_entry.thresholds))

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from airflow.sdk import BaseHook
 
 from novacron_runbooks.database.postgres import postmaster_runs, quote_guc
@@ -25,6 +24,8 @@ from novacron_runbooks.hooks.database import connect_node
 from novacron_runbooks.hooks.node import HostError, HostShell, shell
 
 if TYPE_CHECKING:
+    import psycopg
+
     from novacron_runbooks.hooks.pgbackrest import PgBackRestHook, PgBackRestSettings
 
 MARKER_SUFFIX = ".novacron-scratch"
@@ -173,6 +174,8 @@ class Scratch:
 
     def start(self, timeout: float = 300) -> None:
         """Start PostgreSQL and wait until recovery has ended and it accepts writes."""
+        import psycopg
+
         self._run(
             "pg_ctl",
             "start",

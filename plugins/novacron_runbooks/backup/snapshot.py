@@ -22,8 +22,6 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -71,6 +69,8 @@ def schema_fingerprint(columns: list[tuple[str, str, str, str, bool]]) -> str:
 
 def read_state(conn: psycopg.Connection[Any], with_checksums: bool = True) -> DatabaseState:
     """Read the schema and every user table's row count (and checksum) in one snapshot."""
+    from psycopg import sql
+
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         columns = [

@@ -13,12 +13,10 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.slack.notifications.slack import SlackNotifier
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from novacron_runbooks import connections
-from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier
 
 if TYPE_CHECKING:
     from novacron_runbooks.catalog import Runbook
@@ -37,6 +35,11 @@ async def escalate(
     context: dict[str, Any] | None = None,
 ) -> None:
     """Announce that a run reached an escalation level (deadline-alert callback, runs in the triggerer)."""
+    # imported here, not at the top: a DAG file's parse (on every task start) must not load the clients
+    from airflow.providers.slack.notifications.slack import SlackNotifier
+
+    from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier
+
     dag_run = (context or {}).get("dag_run", {})
     # the scheduler passes the REST model of the run (``dag_run_id``), not the task context's DagRun
     run_id = dag_run.get("dag_run_id") or dag_run.get("run_id") or "?"

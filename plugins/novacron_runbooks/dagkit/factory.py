@@ -20,7 +20,7 @@ import pendulum
 from airflow.sdk import DAG, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
-from novacron_runbooks.catalog import Runbook, default_catalog
+from novacron_runbooks.catalog import Runbook, catalog_names, catalog_runbook
 from novacron_runbooks.dagkit.docs import render_doc_md
 from novacron_runbooks.dagkit.escalation import escalation_deadlines
 from novacron_runbooks.dagkit.evidence import current_evidence, runbook_step
@@ -53,7 +53,7 @@ def default_args(runbook: Runbook) -> dict[str, Any]:
 
 def tags(runbook: Runbook) -> list[str]:
     """Tag ``runbook`` for the index's 23 and ``scheduled`` for review/drill jobs, for UI filters."""
-    kind = "runbook" if runbook.name in default_catalog() else "scheduled"
+    kind = "runbook" if runbook.name in catalog_names() else "scheduled"
     found = [kind, runbook.category, f"risk:{runbook.risk_level}"]
     found += [f"severity:{level}" for level in runbook.severity]
     return found
@@ -181,7 +181,7 @@ def runbook_dag(
     :param extra_params: params beyond the catalog's (rarely needed; prefer the catalog).
     :param dag_kwargs: overrides for the DAG (``schedule``, ``max_active_runs``, ...).
     """
-    runbook = runbook or default_catalog().get(name)
+    runbook = runbook or catalog_runbook(name)
     declared = build_params(runbook, extra_params)
     settings: dict[str, Any] = {
         "dag_id": runbook.dag_id,

@@ -19,8 +19,6 @@ from airflow.sdk import PokeReturnValue, TriggerRule, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks.dagkit.evidence import EVIDENCE_KEY, Evidence
-from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
-from novacron_runbooks.hooks.lease import LeaseLock
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,6 +26,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from novacron_runbooks.catalog import Runbook
+    from novacron_runbooks.hooks.lease import LeaseLock
 
 log = logging.getLogger(__name__)
 MIN_LEASE = timedelta(minutes=30)
@@ -66,6 +65,10 @@ def _leave_evidence(context: Mapping[str, Any], started: datetime, error: str) -
 
 
 def _lock() -> LeaseLock:
+    # the Kubernetes client is imported by the task that takes the lock, never by the DAG file's parse
+    from novacron_runbooks.hooks.kubernetes import coordination_api, namespace
+    from novacron_runbooks.hooks.lease import LeaseLock
+
     return LeaseLock(coordination_api(), namespace())
 
 

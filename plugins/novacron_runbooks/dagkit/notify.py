@@ -10,10 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.slack.notifications.slack import SlackNotifier
-
 from novacron_runbooks import connections
-from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,6 +27,9 @@ def run_label(context: Mapping[str, Any]) -> str:
 
 def post_slack(context: Mapping[str, Any], runbook_channel: str, text: str) -> bool:
     """Post a message to the runbook's channel; return whether it was delivered."""
+    # imported here, not at the top: a DAG file's parse (on every task start) must not load the clients
+    from airflow.providers.slack.notifications.slack import SlackNotifier
+
     notifier = SlackNotifier(slack_conn_id=connections.SLACK_API, channel=runbook_channel, text=text)
     try:
         notifier.notify(context)
@@ -53,6 +53,8 @@ def page(
     """
     if not runbook.page_pagerduty:
         return False
+    from novacron_runbooks.notifiers.pagerduty import RoutedPagerdutyNotifier  # a client: see post_slack
+
     dag_run = context["dag_run"]
     notifier = RoutedPagerdutyNotifier(
         summary=summary[:1024],

@@ -10,9 +10,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-import requests
-from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk import BaseHook
 
 from novacron_runbooks import connections
@@ -73,6 +70,8 @@ def first_seen_down(window_seconds: float = 1800, step_seconds: float = 2.0) -> 
 
 def streaming_replicas(nodes: DatabaseNodes, wait: float = STREAM_STOP_WAIT_SECONDS) -> list[str]:
     """Replicas whose WAL receiver still streams, after giving them ``wait`` seconds to notice a loss."""
+    import psycopg
+
     deadline = time.monotonic() + wait
     while True:
         found = []
@@ -117,6 +116,8 @@ def settled_replica(
 
 def verify_database(host: str, port: int, actor: str) -> dict[str, Any]:
     """Read and write at ``host:port`` as the application's role; return what was read and written."""
+    import psycopg
+
     conn = BaseHook.get_connection(connections.DATABASE)
     with psycopg.connect(
         host=host,
@@ -147,6 +148,9 @@ def verify_database(host: str, port: int, actor: str) -> dict[str, Any]:
 
 def verify_api(wait: float = API_WAIT_SECONDS) -> dict[str, Any]:
     """``GET /api/v1/vms`` through the API until it answers 200 with VMs (the pods reconnect first)."""
+    import requests
+    from airflow.providers.http.hooks.http import HttpHook
+
     hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
     session = hook.get_conn()
     url = hook.base_url.rstrip("/") + "/api/v1/vms"

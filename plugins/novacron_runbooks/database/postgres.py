@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from novacron_runbooks.hooks.database import connect_node
 from novacron_runbooks.hooks.node import HostCommandError, HostError, HostShell, shell
 from novacron_runbooks.hooks.pgbackrest import Node
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import psycopg
 
 __all__ = ["DatabaseNodeError", "Node", "Programs", "quote_guc", "wait_for", "write_identity"]
 
@@ -139,6 +139,8 @@ def quote_guc(value: str) -> str:
 
 def wait_for(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
     """Poll ``check`` until it holds; a connection error counts as "not yet"."""
+    import psycopg
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -17,11 +17,11 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-from psycopg import sql
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    import psycopg
+    from psycopg import sql
 
 TOP_BY_TOTAL_TIME = """
 SELECT queryid, calls, total_exec_time, mean_exec_time, rows, query
@@ -67,6 +67,9 @@ def top_statements(conn: psycopg.Connection[Any], limit: int) -> list[tuple[Any,
 
 def explain(conn: psycopg.Connection[Any], row: tuple[Any, ...]) -> Plan:
     """Return the generic plan of one normalised statement, inside the caller's read-only transaction."""
+    import psycopg
+    from psycopg import sql
+
     queryid, calls, total, mean, _rows, query = row
     query = str(query).strip().rstrip(";")
     params = max((int(n) for n in _PARAM.findall(query)), default=0)
@@ -89,6 +92,8 @@ def explain(conn: psycopg.Connection[Any], row: tuple[Any, ...]) -> Plan:
 def _generic_plan(
     conn: psycopg.Connection[Any], name: sql.Identifier, query: str, params: int, types: str | None
 ) -> list[str]:
+    from psycopg import sql
+
     with conn.transaction():  # a savepoint: one statement that cannot be planned spares the others
         conn.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
         declared = (

@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from psycopg import sql
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -67,6 +65,8 @@ def to_terminate(sessions: list[Session], limits: Thresholds) -> list[Session]:
 
 def signal(conn: psycopg.Connection[Any], session: Session, kind: Signal) -> bool:
     """Signal ``session`` if it is still the one diagnosed; return whether a signal was delivered."""
+    from psycopg import sql
+
     query = sql.SQL(
         "SELECT {}(pid) FROM pg_stat_activity"
         " WHERE pid = %s AND backend_start::text = %s AND coalesce(query_start::text, '') = %s"
@@ -90,6 +90,8 @@ def stale_tables(conn: psycopg.Connection[Any], ratio: float) -> list[dict[str, 
 
 
 def analyze(conn: psycopg.Connection[Any], schema: str, table: str) -> None:
+    from psycopg import sql
+
     conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(schema, table)))
 
 

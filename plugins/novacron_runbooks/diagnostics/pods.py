@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 if TYPE_CHECKING:
     from novacron_runbooks.release.cluster import ReleaseCluster
 
@@ -67,6 +65,8 @@ def pods_of(cluster: ReleaseCluster, selector: str) -> list[PodHealth]:
 
 def warning_events(cluster: ReleaseCluster, limit: int = 20) -> list[str] | None:
     """Newest Warning events of the namespace; ``None`` when the cluster does not serve events."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         raw = cluster._plain(cluster.core.list_namespaced_event(cluster.namespace))["items"]
     except ApiException:
@@ -81,6 +81,8 @@ def warning_events(cluster: ReleaseCluster, limit: int = 20) -> list[str] | None
 
 def trouble_lines(cluster: ReleaseCluster, pod: str, container: str) -> list[str] | None:
     """Recent log lines that mention errors or timeouts; ``None`` when the log cannot be read."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         text = cluster.core.read_namespaced_pod_log(
             pod, cluster.namespace, container=container, tail_lines=LOG_LINES

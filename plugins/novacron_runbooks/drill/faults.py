@@ -11,8 +11,6 @@ import posixpath
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.release.cluster import COLOURS, SERVICE, colour_deployment
 
 if TYPE_CHECKING:
@@ -63,6 +61,8 @@ def bad_update(conn: psycopg.Connection[Any]) -> tuple[datetime, int]:
 
 def delete_application(cluster: ReleaseCluster) -> tuple[datetime, list[str]]:
     """Delete the API's colour Deployments and its Service, as a mistaken ``kubectl delete`` would."""
+    from kubernetes.client.exceptions import ApiException
+
     at = datetime.now(tz=UTC)
     deleted = [f"deployment/{name}" for name in map(colour_deployment, COLOURS) if cluster.delete(name)]
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 
 if TYPE_CHECKING:
     from novacron_runbooks.catalog import Runbook
@@ -59,4 +59,4 @@ def targets_of(runbook: Runbook) -> Targets:
 
 
 def targets(scenario: str) -> Targets:
-    return targets_of(default_catalog().get(DR_RUNBOOK[scenario]))
+    return targets_of(catalog_runbook(DR_RUNBOOK[scenario]))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Gauge
-
 from novacron_runbooks.alerts import contract
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
+
+    from prometheus_client import CollectorRegistry
 
     from novacron_runbooks.effectiveness.stats import RunbookEffectiveness
     from novacron_runbooks.hooks.pushgateway import PushgatewayHook
@@ -24,6 +24,8 @@ def effectiveness_registry(
     figures: Sequence[RunbookEffectiveness], window_end: datetime
 ) -> CollectorRegistry:
     """Build the gauges of one window; series without a defined value (no runs, no success) are left out."""
+    from prometheus_client import CollectorRegistry, Gauge
+
     registry = CollectorRegistry()
     runs = Gauge(
         contract.RUNBOOK_RUNS, "Runs in the window by result.", ["runbook", "result"], registry=registry

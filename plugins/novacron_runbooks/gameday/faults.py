@@ -22,7 +22,6 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -52,12 +51,16 @@ def standin_url() -> str:
 
 def switches() -> dict[str, Any]:
     """Read the stand-in's fault switches."""
+    import requests
+
     reply = requests.get(f"{standin_url()}/_sandbox/faults", timeout=HTTP_TIMEOUT)
     reply.raise_for_status()
     return dict(reply.json())
 
 
 def _set_switch(name: str, value: Any) -> dict[str, Any]:
+    import requests
+
     reply = requests.post(f"{standin_url()}/_sandbox/faults", json={name: value}, timeout=HTTP_TIMEOUT)
     if reply.status_code != 200:
         raise AirflowFailException(f"the stand-in refused {name}={value!r}: {reply.text[:300]}")
@@ -133,6 +136,8 @@ def _streams(nodes: DatabaseNodes, node: Any) -> bool:
 
 def _emulator_faults(cluster: ReleaseCluster, body: dict[str, Any] | None = None) -> dict[str, str]:
     """Read (or set, with ``body``) the emulated cluster's per-Deployment pod fault switches."""
+    import requests
+
     url = f"{cluster.api_client.configuration.host.rstrip('/')}/_emulator/faults"
     reply = (
         requests.post(url, json=body, timeout=HTTP_TIMEOUT)

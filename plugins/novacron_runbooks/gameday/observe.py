@@ -14,8 +14,6 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from novacron_runbooks.gameday.scoring import Observation
 from novacron_runbooks.hooks.prometheus import PrometheusError, PrometheusHook
 
@@ -34,6 +32,8 @@ DONE = {"success", "failed"}
 
 
 def _api(hook: PrometheusHook, path: str) -> dict[str, Any]:
+    import requests
+
     endpoint = hook.endpoint()
     try:
         reply = requests.get(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from novacron_runbooks.catalog import Runbook, default_catalog
+from novacron_runbooks.catalog import Runbook, catalog_runbook, default_catalog
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def response_seconds_of(runbook: Runbook) -> float:
 
 
 def response_seconds(scenario: Scenario) -> float:
-    return response_seconds_of(default_catalog().get(scenario.runbook))
+    return response_seconds_of(catalog_runbook(scenario.runbook))
 
 
 def check_table() -> None:

@@ -8,12 +8,14 @@ local socket: the database is on another host.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from airflow.sdk import BaseHook
 
 from novacron_runbooks import connections
+
+if TYPE_CHECKING:
+    import psycopg
 
 CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 300_000
@@ -26,6 +28,8 @@ def connect_primary(conn_id: str = connections.DATABASE) -> psycopg.Connection[A
     comma lists, ``target_session_attrs``, the same keys the Postgres provider hands to libpq): libpq then
     tries each node and keeps the one in the wanted role, so the primary is found after a failover.
     """
+    import psycopg
+
     conn = BaseHook.get_connection(conn_id)
     extra = conn.extra_dejson
     return psycopg.connect(
@@ -48,6 +52,8 @@ def connect_node(
 
     ``dbname`` defaults to the connection's schema (``postgres`` for the operations role).
     """
+    import psycopg
+
     conn = BaseHook.get_connection(conn_id)
     return psycopg.connect(
         host=host or str(conn.host),

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 if TYPE_CHECKING:
     from kubernetes.client import CoordinationV1Api
 
@@ -91,6 +89,8 @@ class LeaseLock:
         }
 
     def inspect(self, target: str) -> LeaseState | None:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             lease = self.api.read_namespaced_lease(lease_name(target), self.namespace)
         except ApiException as exc:
@@ -112,6 +112,8 @@ class LeaseLock:
 
         Returns the state after the attempt: its ``holder`` equals ``holder`` when the lock is ours.
         """
+        from kubernetes.client.exceptions import ApiException
+
         now = now or datetime.now(tz=UTC)
         try:
             self.api.create_namespaced_lease(self.namespace, self._body(target, holder, duration, now, None))
@@ -138,6 +140,8 @@ class LeaseLock:
 
     def release(self, target: str, holder: str) -> bool:
         """Delete the lock if ``holder`` holds it; return whether it was released by this call."""
+        from kubernetes.client.exceptions import ApiException
+
         current = self.inspect(target)
         if current is None or current.holder != holder:
             return False

@@ -21,14 +21,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-import requests
 from airflow.providers.common.compat.connection import get_async_connection
 from airflow.sdk import BaseHook
 
 from novacron_runbooks import connections
 
 if TYPE_CHECKING:
+    import requests
     from airflow.sdk import Connection
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -305,6 +304,8 @@ class PrometheusHook(BaseHook):
         return max(found)
 
     def _send(self, method: str, path: str, form: dict[str, str] | None = None) -> requests.Response:
+        import requests
+
         endpoint = self.endpoint()
         url = endpoint.url(path)
         try:
@@ -374,6 +375,8 @@ class AsyncPrometheusHook(PrometheusHook):
         return await self._apost("/api/v1/query_range", form, promql)
 
     async def _apost(self, path: str, form: dict[str, str], promql: str) -> QueryResult:
+        import aiohttp
+
         endpoint = await self.aendpoint()
         url = endpoint.url(path)
         auth = aiohttp.BasicAuth(*endpoint.auth) if endpoint.auth else None

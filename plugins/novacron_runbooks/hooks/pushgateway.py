@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
-from prometheus_client import CollectorRegistry, Gauge, push_to_gateway, pushadd_to_gateway
-from prometheus_client.exposition import basic_auth_handler, default_handler
 
 from novacron_runbooks import connections
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from prometheus_client import CollectorRegistry
 
 PUSH_TIMEOUT_SECONDS = 10.0
 
@@ -42,6 +42,8 @@ class PushgatewayHook(BaseHook):
         self.pushgateway_conn_id = pushgateway_conn_id
 
     def _target(self) -> tuple[str, Callable[..., Any]]:
+        from prometheus_client.exposition import default_handler
+
         conn = self.get_connection(self.pushgateway_conn_id)
         host = conn.host or ""
         if "://" not in host:
@@ -52,6 +54,8 @@ class PushgatewayHook(BaseHook):
         login, password = conn.login, conn.password or ""
 
         def handler(url: str, method: str, timeout: float | None, headers: Any, data: bytes) -> Any:
+            from prometheus_client.exposition import basic_auth_handler
+
             return basic_auth_handler(url, method, timeout, headers, data, login, password)
 
         return url, handler
@@ -63,6 +67,8 @@ class PushgatewayHook(BaseHook):
         grouping_key: Mapping[str, str] | None = None,
     ) -> None:
         """Replace the named gauges of group ``job``/``grouping_key`` (``name -> (help, value)``)."""
+        from prometheus_client import CollectorRegistry, Gauge
+
         registry = CollectorRegistry()
         for name, (doc, value) in sorted(gauges.items()):
             Gauge(name, doc, registry=registry).set(value)
@@ -81,6 +87,8 @@ class PushgatewayHook(BaseHook):
         A job that is the only writer of its group and recomputes all of it (a window's figures) replaces
         it, so a series the new figures no longer hold disappears instead of going stale.
         """
+        from prometheus_client import push_to_gateway, pushadd_to_gateway
+
         url, handler = self._target()
         names = sorted(metric.name for metric in registry.collect())
         self.log.info("pushing %s to %s (job %s, group %s)", names, url, job, grouping_key)

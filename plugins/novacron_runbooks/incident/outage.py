@@ -14,10 +14,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks import connections
 from novacron_runbooks.diagnostics import pods
 from novacron_runbooks.release.cluster import SERVICE, ReleaseError, colour_deployment
@@ -33,6 +29,9 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 def probe(tries: int = 3, pause: float = 1.0) -> list[str]:
     """Ask the API's health endpoint ``tries`` times; return what each answer was (status or error)."""
+    import requests
+    from airflow.providers.http.hooks.http import HttpHook
+
     hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
     session = hook.get_conn()
     base = hook.base_url.rstrip("/")
@@ -65,6 +64,8 @@ class Outage:
 
 
 def read(cluster: ReleaseCluster, history: ReleaseHistory, runbook: Runbook) -> Outage:
+    from kubernetes.client.exceptions import ApiException
+
     try:
         colour: str | None = cluster.active_colour()
     except (ApiException, ReleaseError):  # a missing or odd Service is a finding, not the runbook's error

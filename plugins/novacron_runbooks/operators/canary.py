@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import EVIDENCE_KEY, Evidence, utcnow
 from novacron_runbooks.dagkit.notify import post_slack, run_label
 from novacron_runbooks.gates.measure import measure
@@ -105,7 +105,7 @@ class CanaryRolloutOperator(BaseOperator):
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _gates(self) -> list[GateSpec]:
-        return rendered_step_gates(self.plan, default_catalog().get(self.runbook))
+        return rendered_step_gates(self.plan, catalog_runbook(self.runbook))
 
     def _new_evidence(self, context: Context) -> Evidence:
         ti = context["ti"]

@@ -16,12 +16,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.hooks.kubernetes import cluster_hook, namespace
 
 if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
     from novacron_runbooks.patching.images import AffectedImages
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -181,6 +180,8 @@ class ClusterInventory:
     """Read the namespace's workloads, ReplicaSets and pods as plain dicts."""
 
     def __init__(self, api_client: ApiClient | None = None, ns: str | None = None) -> None:
+        from kubernetes.client import AppsV1Api, CoreV1Api
+
         self.api_client = api_client or cluster_hook().api_client
         self.apps = AppsV1Api(self.api_client)
         self.core = CoreV1Api(self.api_client)
@@ -193,6 +194,8 @@ class ClusterInventory:
 
     def workloads(self) -> list[tuple[str, dict[str, Any]]]:
         """Every Deployment, StatefulSet and DaemonSet; a kind the API does not serve is noted, not fatal."""
+        from kubernetes.client.exceptions import ApiException
+
         readers = {
             "Deployment": self.apps.list_namespaced_deployment,
             "StatefulSet": self.apps.list_namespaced_stateful_set,

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.patching.inventory import pod_hits, template_hash
 
 if TYPE_CHECKING:
@@ -49,6 +47,8 @@ def pod_problems(
 
 def untouched_problems(inventory: ClusterInventory, before: dict[str, dict[str, Any]]) -> list[str]:
     """Workloads that were not affected but whose pod template changed (or that vanished) during the run."""
+    from kubernetes.client.exceptions import ApiException
+
     problems = []
     for key, seen in sorted(before.items()):
         kind, _, name = key.partition("/")

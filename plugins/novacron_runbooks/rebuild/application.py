@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
-from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from novacron_runbooks import connections
@@ -59,6 +57,8 @@ def database_address() -> manifests.DatabaseAddress:
     primary is asked where it listens; after a failover that is the promoted node, not the first one listed.
     With no primary answering, the connection's first node is the best guess, and the evidence says so.
     """
+    import psycopg
+
     try:
         with connect_primary() as db:
             row = db.execute("SELECT host(inet_server_addr()), inet_server_port()").fetchone()
@@ -84,6 +84,8 @@ class Survey:
 
 def read_live(cluster: ReleaseCluster) -> Release | None:
     """Return the history's newest good release; None when the ConfigMap is gone, empty or unreadable."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         return ReleaseHistory(cluster).live()
     except (ReleaseError, ApiException, HTTPError, OSError):

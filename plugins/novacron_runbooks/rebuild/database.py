@@ -12,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from airflow.sdk import BaseHook
-from kubernetes.client.exceptions import ApiException
 
 from novacron_runbooks import connections
 from novacron_runbooks.database.application import configured_address
 from novacron_runbooks.hooks.database import connect_node
 
 if TYPE_CHECKING:
+    import psycopg
+
     from novacron_runbooks.release.cluster import ReleaseCluster
 
 VERIFY_ACTOR = "dr_complete_recovery"
@@ -34,6 +34,8 @@ class PrimaryState:
 
 def application_address(cluster: ReleaseCluster) -> tuple[str, int]:
     """Return where the application connects; the database connection's address when its config is gone."""
+    from kubernetes.client.exceptions import ApiException
+
     try:
         host, port = configured_address(cluster)
     except ApiException as exc:
@@ -53,6 +55,8 @@ def connect(address: tuple[str, int]) -> psycopg.Connection[Any]:
 
 def primary_state(address: tuple[str, int]) -> PrimaryState:
     """Ask the server at ``address`` whether it is a writable primary."""
+    import psycopg
+
     where = f"{address[0]}:{address[1]}"
     try:
         with connect(address) as conn:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.release.cluster import ReleaseError
 
 if TYPE_CHECKING:
@@ -39,6 +37,8 @@ def _clients(cluster: ReleaseCluster, kind: str) -> tuple[Callable[..., Any], Ca
 
 
 def exists(cluster: ReleaseCluster, kind: str, name: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
     read, _ = _clients(cluster, kind)
     try:
         read(name, cluster.namespace)
@@ -59,6 +59,8 @@ def present(cluster: ReleaseCluster, objects: list[dict[str, Any]]) -> set[Key]:
 
 def create(cluster: ReleaseCluster, obj: dict[str, Any]) -> bool:
     """Create ``obj``; returns False when it already existed (left untouched)."""
+    from kubernetes.client.exceptions import ApiException
+
     _, make = _clients(cluster, obj["kind"])
     try:
         make(cluster.namespace, obj)

@@ -20,10 +20,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
-
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import sql
 
 SESSION = ("SET TimeZone = 'UTC'", "SET DateStyle = 'ISO, YMD'", "SET extra_float_digits = 3")
 TABLES = """
@@ -66,6 +65,8 @@ class Table:
         return f"{self.schema}.{self.name}"
 
     def identifier(self) -> sql.Identifier:
+        from psycopg import sql
+
         return sql.Identifier(self.schema, self.name)
 
 
@@ -137,11 +138,15 @@ def resolve(tables: dict[str, Table], wanted: list[str]) -> list[Table]:
 
 
 def _count(conn: psycopg.Connection[Any], table: Table) -> int:
+    from psycopg import sql
+
     row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier())).fetchone()
     return int(row[0]) if row else 0
 
 
 def _hashes(conn: psycopg.Connection[Any], table: Table) -> dict[Any, str]:
+    from psycopg import sql
+
     key = sql.Identifier(table.key[0])
     query = sql.SQL("SELECT t.{key}, md5(t::text) FROM {table} AS t").format(
         key=key, table=table.identifier()
@@ -150,6 +155,8 @@ def _hashes(conn: psycopg.Connection[Any], table: Table) -> dict[Any, str]:
 
 
 def _rows(conn: psycopg.Connection[Any], table: Table, keys: list[Any]) -> dict[Any, dict[str, Any]]:
+    from psycopg import sql
+
     key = sql.Identifier(table.key[0])
     query = sql.SQL("SELECT t.{key}, row_to_json(t) FROM {table} AS t WHERE t.{key} = ANY(%s)").format(
         key=key, table=table.identifier()
@@ -196,6 +203,8 @@ def repair_order(tables: list[Table]) -> list[Table]:
 
 
 def _upsert(live: psycopg.Connection[Any], table: Table, columns: list[str], rows: list[Any]) -> int:
+    from psycopg import sql
+
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     updates = sql.SQL(", ").join(
         sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in columns if c not in table.key

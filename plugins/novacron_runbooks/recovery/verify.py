@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -30,6 +28,8 @@ ORDER BY 1, 2
 
 def row_counts(conn: psycopg.Connection[Any]) -> dict[str, int]:
     """Rows of every user table, by ``schema.table``."""
+    from psycopg import sql
+
     counts: dict[str, int] = {}
     for schema, table in conn.execute(USER_TABLES).fetchall():
         query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(str(schema), str(table)))

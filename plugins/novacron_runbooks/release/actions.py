@@ -10,8 +10,6 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
-from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from novacron_runbooks import connections
@@ -191,6 +189,9 @@ def smoke_check(
     and finished between two scrapes shows no increase to Prometheus. Raises ``AirflowFailException`` (never
     retried) when the error ratio is over ``max_error_ratio`` or another version answered.
     """
+    import requests
+    from airflow.providers.http.hooks.http import HttpHook
+
     hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
     session = hook.get_conn()
     base = hook.base_url.rstrip("/")

@@ -16,13 +16,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client import ApiClient, AppsV1Api, AutoscalingV2Api, CoreV1Api
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.hooks.kubernetes import cluster_hook, namespace
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from kubernetes.client import ApiClient
 
 APP = "novacron-api"
 SERVICE = "novacron-api"
@@ -121,6 +120,9 @@ class ReleaseCluster:
     """Read and change the API's release objects in one namespace."""
 
     def __init__(self, api_client: ApiClient | None = None, ns: str | None = None) -> None:
+        # the client is imported by the task that talks to the cluster, not by the parse of a DAG file
+        from kubernetes.client import AppsV1Api, AutoscalingV2Api, CoreV1Api
+
         hook = None if api_client is not None else cluster_hook()
         self.api_client = api_client or hook.api_client  # type: ignore[union-attr]
         self.apps = AppsV1Api(self.api_client)
@@ -134,6 +136,8 @@ class ReleaseCluster:
 
     # -- reading --------------------------------------------------------------------------------------------
     def service(self) -> dict[str, Any]:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             return self._plain(self.core.read_namespaced_service(SERVICE, self.namespace))
         except ApiException as exc:
@@ -153,6 +157,8 @@ class ReleaseCluster:
         return str(colour)
 
     def workload(self, name: str) -> Workload | None:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             obj = self.apps.read_namespaced_deployment(name, self.namespace)
         except ApiException as exc:
@@ -222,6 +228,8 @@ class ReleaseCluster:
 
     def autoscaler_target(self) -> str | None:
         """Return the Deployment the API's autoscaler scales, or None when there is no autoscaler."""
+        from kubernetes.client.exceptions import ApiException
+
         try:
             hpa = self._plain(self.autoscaling.read_namespaced_horizontal_pod_autoscaler(APP, self.namespace))
         except ApiException as exc:
@@ -264,6 +272,8 @@ class ReleaseCluster:
         return Workload.from_object(self._plain(obj))
 
     def delete(self, deployment: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
         try:
             self.apps.delete_namespaced_deployment(deployment, self.namespace)
         except ApiException as exc:

@@ -12,8 +12,6 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.release.cluster import APP, ReleaseError
 
 if TYPE_CHECKING:
@@ -66,6 +64,8 @@ class ReleaseHistory:
         self.cluster = cluster
 
     def _read(self) -> tuple[list[Release], str | None]:
+        from kubernetes.client.exceptions import ApiException
+
         core, ns = self.cluster.core, self.cluster.namespace
         try:
             obj = self.cluster._plain(core.read_namespaced_config_map(CONFIGMAP, ns))
@@ -103,6 +103,8 @@ class ReleaseHistory:
 
     def modify(self, change: Callable[[list[Release]], list[Release]]) -> list[Release]:
         """Apply ``change`` to the records and store them; retried on a concurrent write (409)."""
+        from kubernetes.client.exceptions import ApiException
+
         for _ in range(WRITE_ATTEMPTS):
             records, version = self._read()
             updated = change(list(records))

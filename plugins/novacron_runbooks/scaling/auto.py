@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.dagkit.notify import post_slack
 from novacron_runbooks.dagkit.params import ParamError
@@ -24,7 +24,7 @@ from novacron_runbooks.scaling.policy import PolicyError, load
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-RUNBOOK = default_catalog().get("auto_scaling")
+RUNBOOK = catalog_runbook("auto_scaling")
 VERIFY_TIMEOUT_SECONDS = 60.0
 
 

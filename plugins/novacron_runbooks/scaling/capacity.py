@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from kubernetes.utils import parse_quantity
-
 RESOURCES = ("cpu", "memory")
 DONE_PHASES = ("Succeeded", "Failed")
 
@@ -37,6 +35,8 @@ class Room:
 
 def pod_request(template_spec: dict[str, Any]) -> dict[str, Decimal]:
     """Sum the containers' requests of a pod spec (what the scheduler reserves for it)."""
+    from kubernetes.utils import parse_quantity
+
     total = {name: Decimal(0) for name in RESOURCES}
     for container in template_spec.get("containers") or []:
         requests = (container.get("resources") or {}).get("requests") or {}
@@ -55,6 +55,8 @@ def _node_ready(node: dict[str, Any]) -> bool:
 
 def node_rooms(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[Room]:
     """Free room of each Ready, schedulable node after the requests of the pods bound to it."""
+    from kubernetes.utils import parse_quantity
+
     used: dict[str, dict[str, Decimal]] = {}
     counts: dict[str, int] = {}
     for pod in pods:
@@ -89,6 +91,8 @@ QUOTA_KEYS = {"requests.cpu": "cpu", "cpu": "cpu", "requests.memory": "memory", 
 
 def quota_room(quotas: list[dict[str, Any]], request: dict[str, Decimal]) -> int | None:
     """Replicas the namespace's quotas still admit (None: no quota limits pods, CPU or memory requests)."""
+    from kubernetes.utils import parse_quantity
+
     found: int | None = None
     for quota in quotas:
         status = quota.get("status") or {}

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.release.cluster import (
     APP,
     CONTAINER,
@@ -61,6 +59,8 @@ class ScalingCluster:
 
     def autoscaler_object(self) -> dict[str, Any] | None:
         """Return the API's autoscaler as a plain dict, or None when there is none."""
+        from kubernetes.client.exceptions import ApiException
+
         try:
             obj = self.release.autoscaling.read_namespaced_horizontal_pod_autoscaler(
                 AUTOSCALER, self.release.namespace

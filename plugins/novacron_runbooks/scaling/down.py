@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.gates import API_JOB
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from novacron_runbooks.gates.spec import GateSpec
 
-RUNBOOK = default_catalog().get("scale_down")
+RUNBOOK = catalog_runbook("scale_down")
 FLOOR = int(RUNBOOK.threshold("availability_floor").value)
 ERROR_CEILING = RUNBOOK.threshold("error_rate").value
 LATENCY_CEILING = RUNBOOK.threshold("latency_p95").value

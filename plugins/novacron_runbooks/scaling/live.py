@@ -12,8 +12,6 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from kubernetes.client.exceptions import ApiException
-
 from novacron_runbooks.release.cluster import COLOURS, ReleaseCluster, colour_deployment
 from novacron_runbooks.scaling.policy import ACTIVE_COLOUR, PolicyError
 
@@ -44,6 +42,8 @@ def resolve_target(cluster: ReleaseCluster, policy: Policy) -> str:
 
 
 def read_live(cluster: ReleaseCluster, name: str) -> dict[str, Any] | None:
+    from kubernetes.client.exceptions import ApiException
+
     try:
         obj = cluster.autoscaling.read_namespaced_horizontal_pod_autoscaler(name, cluster.namespace)
     except ApiException as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.paths import include_dir
 
 if TYPE_CHECKING:
@@ -47,11 +47,11 @@ class PolicyError(ValueError):
 
 
 def availability_floor() -> int:
-    return int(default_catalog().get("scale_down").threshold("availability_floor").value)
+    return int(catalog_runbook("scale_down").threshold("availability_floor").value)
 
 
 def cpu_ceiling_percent() -> int:
-    return round(100 * default_catalog().get("auto_scaling").threshold("cpu_usage").value)
+    return round(100 * catalog_runbook("auto_scaling").threshold("cpu_usage").value)
 
 
 def policies_dir() -> Path:

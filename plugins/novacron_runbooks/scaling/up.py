@@ -13,9 +13,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
-from kubernetes.client.exceptions import ApiException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.gates import API_JOB
@@ -28,7 +27,7 @@ from novacron_runbooks.scaling.steps import Walk, plan_only
 if TYPE_CHECKING:
     from novacron_runbooks.gates.spec import GateSpec
 
-RUNBOOK = default_catalog().get("scale_up")
+RUNBOOK = catalog_runbook("scale_up")
 CPU_CEILING = RUNBOOK.threshold("cpu_usage").value
 LATENCY_CEILING = RUNBOOK.threshold("latency_p95").value
 READY_TIMEOUT_SECONDS = 300.0
@@ -36,6 +35,8 @@ READY_TIMEOUT_SECONDS = 300.0
 
 def room_for(cluster: ScalingCluster, deployment: str) -> int:
     """Return how many more replicas of ``deployment`` the nodes and quotas admit (recorded as evidence)."""
+    from kubernetes.client.exceptions import ApiException
+
     core = cluster.release.core
     plain = cluster.release.api_client.sanitize_for_serialization
     nodes = plain(core.list_node())["items"]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.database.nodes import DatabaseNodes
 from novacron_runbooks.hooks.database import connect_primary
@@ -135,9 +135,7 @@ def verify_dependencies(plan: dict[str, Any]) -> dict[str, Any]:
         raise AirflowFailException(
             f"verification failed: {colour_deployment(active)} runs {stable.image}, not {plan['target']}"
         )
-    actions.require_service_healthy(
-        default_catalog().get("canary").threshold("error_rate").value, "the upgrade"
-    )
+    actions.require_service_healthy(catalog_runbook("canary").threshold("error_rate").value, "the upgrade")
     return {"active": active, "image": stable.image}
 
 

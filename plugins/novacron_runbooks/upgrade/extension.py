@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from psycopg import sql
-
 if TYPE_CHECKING:
     import psycopg
 
@@ -89,6 +87,8 @@ def dependents(conn: psycopg.Connection[Any], name: str) -> list[str]:
 
 def update(conn: psycopg.Connection[Any], name: str, target: str) -> bool:
     """``ALTER EXTENSION name UPDATE TO target``; ``False`` when it already runs ``target`` (idempotent)."""
+    from psycopg import sql
+
     if state(conn, name).installed == target:
         return False
     conn.execute(sql.SQL("ALTER EXTENSION {} UPDATE TO {}").format(sql.Identifier(name), sql.Literal(target)))
@@ -97,6 +97,8 @@ def update(conn: psycopg.Connection[Any], name: str, target: str) -> bool:
 
 def recreate(conn: psycopg.Connection[Any], name: str, version: str, schema: str) -> None:
     """Drop the extension and create it at ``version`` in one transaction; refuse if anything needs it."""
+    from psycopg import sql
+
     found = dependents(conn, name)
     if found:
         raise RuntimeError(

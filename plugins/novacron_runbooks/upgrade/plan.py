@@ -12,7 +12,7 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from novacron_runbooks.catalog import default_catalog
+from novacron_runbooks.catalog import catalog_runbook
 from novacron_runbooks.dagkit.evidence import current_evidence
 from novacron_runbooks.database.nodes import DatabaseNodes
 from novacron_runbooks.release import actions
@@ -26,7 +26,7 @@ DATABASE = "novacron"
 
 def canary_defaults() -> dict[str, Any]:
     """Return the canary runbook's own defaults: the upgrade's child run takes them as they are."""
-    params = default_catalog().get("canary").params
+    params = catalog_runbook("canary").params
     return {key: params[key]["default"] for key in ("steps", "interval_seconds", "analysis")}
 
 
@@ -81,7 +81,7 @@ def plan_dependencies(params: dict[str, Any]) -> dict[str, Any]:
     stable = cluster.require(colour_deployment(active))
     if stable.image == image:
         raise AirflowSkipException(f"{image} is already live on {active}: nothing to upgrade")
-    canary = default_catalog().get("canary")
+    canary = catalog_runbook("canary")
     actions.require_service_healthy(canary.threshold("error_rate").value, "an upgrade")
     values = canary_defaults()
     worst = worst_case_abort_seconds(values, canary)

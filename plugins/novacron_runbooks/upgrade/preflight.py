@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
@@ -63,6 +62,8 @@ def require_locks_free(targets: Sequence[str] = (DEPLOY_LOCK, DATABASE_LOCK)) ->
 
 def firing_alerts(service: str = SERVICE) -> list[dict[str, Any]]:
     """Active, unsilenced alerts of ``service`` in Alertmanager (API v2); an unreachable one raises."""
+    import requests
+
     conn = BaseHook.get_connection(connections.ALERTMANAGER)
     endpoint = endpoint_from_connection(conn, conn.extra_dejson, None)
     query = {

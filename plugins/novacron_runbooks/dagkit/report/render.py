@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +98,8 @@ def _junit_timestamp(started_at: str) -> str:
 
 def render_junit(report: RunReport) -> str:
     """JUnit XML: one testsuite per run, one testcase per step and per objective."""
+    import xml.etree.ElementTree as ET  # its C parser loads slowly: only the report task pays for it
+
     suite = ET.Element(
         "testsuite",
         name=report.dag_id,
