@@ -43,6 +43,32 @@ def in_thread(work: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, outcome
 
 
+HOLDING_THE_LOCK = (
+    "SELECT 1 FROM pg_locks WHERE pid = %s AND granted AND mode = 'AccessExclusiveLock'"
+    " AND relation = 'audit_log'::regclass"
+)
+WAITING_OVER_2S = (
+    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'"
+    " AND now() - query_start > interval '2 seconds'"
+)
+IDLE_OVER_2S = (
+    "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND state = 'idle in transaction'"
+    " AND now() - state_change > interval '2 seconds'"
+)
+
+
+def observed(observer: psycopg.Connection[Any], query: str, pid: int) -> bool:
+    return observer.execute(query, (pid,)).fetchone() is not None
+
+
+def until(condition: Any, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
 @pytest.mark.sandbox
 def test_lock_blocker_is_cancelled_and_the_idle_transaction_ended_after_approval(sandbox):
     blocker, waiter, idle = app_connection(), app_connection(), app_connection()
@@ -59,10 +85,15 @@ def test_lock_blocker_is_cancelled_and_the_idle_transaction_ended_after_approval
         return int(row[0]) if row else -1
 
     held, held_outcome = in_thread(hold_the_lock)
-    time.sleep(0.5)
+    observer = app_connection()
+    observer.autocommit = True
+    until(lambda: observed(observer, HOLDING_THE_LOCK, blocker_pid), "the blocker to hold the lock")
     waiting, waiting_outcome = in_thread(wait_for_the_lock)
     idle.execute("SELECT 1")  # psycopg opened a transaction: the session now sits idle in transaction
-    time.sleep(3)  # older than the thresholds below
+    # both sessions older than the 2 s thresholds below, read from the server's own clock
+    until(lambda: observed(observer, WAITING_OVER_2S, waiter.info.backend_pid), "the waiter to wait over 2 s")
+    until(lambda: observed(observer, IDLE_OVER_2S, idle.info.backend_pid), "the idle transaction to age 2 s")
+    observer.close()
     try:
         answered = respond_when_asked("database_issues", "approve_terminations", "Terminate")
         run = run_dag(
