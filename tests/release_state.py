@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from novacron_runbooks.hooks.kubernetes import cluster_hook
 from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.cluster import CANARY, ReleaseCluster
-from novacron_runbooks.release.gates import SERVICE_ERROR_RATIO
+from novacron_runbooks.release.gates import API_JOB, SERVICE_ERROR_RATIO
 from novacron_runbooks.release.history import CONFIGMAP, ReleaseHistory
 from sandbox.layout import REPO_ROOT
 
@@ -85,6 +85,9 @@ def reset_release_state(timeout: float = 60, healthy: bool = True) -> None:
     cluster.delete(CANARY)
     cluster.set_image("novacron-api-blue", SEED_IMAGE, "test reset")
     cluster.scale("novacron-api-blue", 3)
+    # blue serves before the Service points at it: a Service with no ready pods behind it answers 503, and
+    # those errors would sit in the next test's preflight window
+    cluster.wait_rolled_out("novacron-api-blue", timeout)
     cluster.switch_service("blue")
     cluster.retarget_autoscaler("novacron-api-blue")
     cluster.set_image("novacron-api-green", SEED_IMAGE, "test reset")
@@ -94,19 +97,24 @@ def reset_release_state(timeout: float = 60, healthy: bool = True) -> None:
     except ApiException as exc:
         if exc.status != 404:
             raise
-    cluster.wait_rolled_out("novacron-api-blue", timeout)
     if healthy:  # runbooks with a preflight on the whole service's error rate need the last minute clean
         wait_service_healthy(max(timeout, 120))
 
 
 def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
-    """Wait until the service's error ratio over ``window`` is well under 1% (preflight checks 1 minute)."""
+    """Wait until the service's error ratio over ``window`` is well under 1% (preflight checks 1 minute).
+
+    Only a ratio that includes a scrape taken after this call began counts: requests that failed just before
+    it are in the stand-in's counters but not yet in Prometheus, and a ratio without them would pass too soon.
+    """
     query = SERVICE_ERROR_RATIO.replace("$service", '"novacron-api"').replace("$window", window)
     hook = PrometheusHook()
+    began = time.time()
     deadline = time.monotonic() + timeout
     last: Any = None
     while time.monotonic() < deadline:
-        values = hook.query(query).values
+        scraped = hook.query(f'max(timestamp(up{{job="{API_JOB}"}}))').first_finite()
+        values = hook.query(query).values if scraped is not None and scraped > began else []
         last = values
         if values and values[0] < 0.005:  # headroom: the runbook's own preflight must see it under 1% too
             return values[0]

@@ -40,7 +40,7 @@ FAST = {"steps": [50, 100], "interval_seconds": 12, "analysis": ANALYSIS}
 def seeded(sandbox):
     reset_release_state()
     yield sandbox
-    reset_release_state()
+    reset_release_state(healthy=False)  # the next test that needs the service at rest waits for it itself
 
 
 def canary(image: str, **conf):

@@ -33,7 +33,7 @@ def seeded(airflow_server):
         status, body = airflow_server.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         assert status == 200, body
     yield airflow_server
-    reset_release_state()
+    reset_release_state(healthy=False)  # the next test that needs the service at rest waits for it itself
 
 
 def task_instances(server, dag_id: str, run_id: str) -> dict[str, dict]:

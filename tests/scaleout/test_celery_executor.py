@@ -105,4 +105,4 @@ def test_a_gated_deployment_runs_end_to_end_on_two_celery_workers(celery_stack: 
         assert status == 200
         assert GOOD_IMAGE in str(report)
     finally:
-        reset_release_state()
+        reset_release_state(healthy=False)
