@@ -112,9 +112,9 @@ def test_ci_deploys_while_the_lock_keeps_other_runbooks_out(seeded, tmp_path):
     assert f"held by deployment/{deploy_run}" in str(report)
 
     slow = server.wait_for_run("rollback", patient, timeout=300)
-    assert slow["state"] == "success"
-    deploy_tis = task_instances(server, "deployment", deploy_run)
     slow_tis = task_instances(server, "rollback", patient)
+    assert slow["state"] == "success", {task: ti["state"] for task, ti in slow_tis.items()}
+    deploy_tis = task_instances(server, "deployment", deploy_run)
     assert when(slow_tis["find_release"], "start_date") >= when(deploy_tis["release_lock"], "end_date")
     assert when(slow_tis["acquire_lock"], "end_date") >= when(deploy_tis["scale_down_old"], "end_date")
 

@@ -59,8 +59,10 @@ def test_rollback_after_a_promoted_bad_release_restores_the_last_good_one(seeded
     assert report["outcome"] == "success"
     target = next(t for t in report["targets"] if t["name"] == "time_to_recover_seconds")
     assert 0 < target["measured_seconds"] <= target["target_seconds"] == 300
-    plan = next(s for s in report["steps"] if s["task_id"] == "find_release")["evidence"]["notes"][0]
-    assert ("switch back" in plan) is keep_old_colour
+    steps = {s["task_id"]: s["evidence"] for s in report["steps"]}
+    assert ("switch back" in steps["find_release"]["notes"][0]) is keep_old_colour
+    # the switch is confirmed where users are: their requests answered by the restored release
+    assert 0 <= steps["restore_traffic"]["metrics"]["users_on_release_seconds"] < 30
 
 
 def test_unknown_target_revision_is_refused_before_anything_changes(seeded):

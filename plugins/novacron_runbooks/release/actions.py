@@ -24,7 +24,7 @@ from novacron_runbooks.release.cluster import (
     Workload,
     colour_deployment,
 )
-from novacron_runbooks.release.gates import API_JOB, service_error_gate
+from novacron_runbooks.release.gates import API_JOB, image_version, service_error_gate
 from novacron_runbooks.release.history import ReleaseHistory
 
 if TYPE_CHECKING:
@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 
 SCRAPES_BEFORE_VERDICT = 2
 """Scrapes between traffic reaching a release and a gate judging it: Prometheus must have seen it first."""
+PREFLIGHT_WINDOW_VARIABLE = "novacron_preflight_window"
+DEFAULT_PREFLIGHT_WINDOW = "1m"
+"""The index's preflight: the service's error ratio over the last minute, before anything changes."""
 SMOKE_PATHS = ("/api/v1/health", "/api/v1/vms", "/api/v1/hosts")
+USERS_SERVED_IN_A_ROW = 3
+USERS_SERVED_TIMEOUT_SECONDS = 30.0
 TARGET_HEADER = "X-Novacron-Deployment"
 """Preview routing: the API's front door sends a request carrying this header to that Deployment's pods."""
 
@@ -42,12 +47,24 @@ def run_holder(context: Any) -> str:
     return f"{dag_run.dag_id}/{dag_run.run_id}"
 
 
+def preflight_window() -> str:
+    """Return the window of the preflight's error ratio: the Airflow Variable, else the index's minute.
+
+    An environment whose Prometheus scrapes every few seconds (the sandbox) may judge a shorter window with
+    as many samples; the value is validated as a PromQL duration when the gate is rendered.
+    """
+    from airflow.sdk import Variable
+
+    return str(Variable.get(PREFLIGHT_WINDOW_VARIABLE, default=DEFAULT_PREFLIGHT_WINDOW))
+
+
 def require_service_healthy(ceiling: float, what: str) -> None:
-    """Refuse ``what`` unless the whole service's error ratio over the last minute is under ``ceiling``.
+    """Refuse ``what`` unless the whole service's error ratio over the preflight window is under ``ceiling``.
 
     One measurement of a gate, so it fails closed like every gate: no data, NaN or no Prometheus refuses.
     """
-    spec = service_error_gate("preflight_error_rate", ceiling).render({"service": SERVICE, "window": "1m"})
+    window = preflight_window()
+    spec = service_error_gate("preflight_error_rate", ceiling).render({"service": SERVICE, "window": window})
     result = measure(spec, PrometheusHook(spec.prometheus_conn_id, timeout=spec.query_timeout_seconds))
     current_evidence().measure(spec.name, result.value, result.verdict, result.query, reason=result.reason)
     if result.verdict != "success":
@@ -177,7 +194,44 @@ def switch_traffic(cluster: ReleaseCluster, colour: str, dry_run: bool) -> bool:
     evidence.change(f"Service {SERVICE}", f"selector color {active} → {colour}", applied=not dry_run)
     if not dry_run:
         cluster.switch_service(colour)
+        confirm_users_served(image_version(cluster.require(target).image))
     return True
+
+
+def confirm_users_served(
+    version: str, timeout: float = USERS_SERVED_TIMEOUT_SECONDS, pause: float = 0.2
+) -> float | None:
+    """Wait until users' requests (no preview header) are answered by ``version``; return the seconds taken.
+
+    A Service patch is not yet traffic: the front end follows the selector a moment later. A gate started
+    before that moment measures a release that has had no requests and fails closed on no data. Three answers
+    in a row from ``version`` confirm the switch; the time is recorded as evidence. Past ``timeout`` the step
+    goes on and says so: the gate that follows judges the release and fails closed on what it cannot see.
+    """
+    import requests
+    from airflow.providers.http.hooks.http import HttpHook
+
+    hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
+    session = hook.get_conn()
+    url = hook.base_url.rstrip("/") + SMOKE_PATHS[0]
+    evidence = current_evidence()
+    started = time.monotonic()
+    in_a_row = 0
+    last = "no answer"
+    while time.monotonic() - started < timeout:
+        try:
+            served = session.get(url, timeout=5).headers.get("X-Novacron-Version", "none")
+        except requests.RequestException as exc:
+            served = type(exc).__name__
+        last = served
+        in_a_row = in_a_row + 1 if served == version else 0
+        if in_a_row == USERS_SERVED_IN_A_ROW:
+            seconds = round(time.monotonic() - started, 2)
+            evidence.metric("users_on_release_seconds", seconds)
+            return seconds
+        time.sleep(pause)
+    evidence.note(f"users not yet answered by {version} {timeout:.0f} s after the switch (last: {last})")
+    return None
 
 
 def smoke_check(
