@@ -190,13 +190,27 @@ def metrics_env(layout: Layout) -> dict[str, str]:
     }
 
 
+RUNBOOK_VARIABLES = {
+    # the preflight's error-ratio window: 20 s is ten of the sandbox's 2 s scrapes, as many samples as the
+    # index's minute holds at a 6 s scrape (production's 15-30 s scrape keeps the default minute)
+    "novacron_preflight_window": "20s",
+}
+"""Airflow Variables the runbooks read, as the sandbox sets them."""
+
+
+def variables_env() -> dict[str, str]:
+    """``AIRFLOW_VAR_<KEY>`` for each of :data:`RUNBOOK_VARIABLES`."""
+    return {f"AIRFLOW_VAR_{key.upper()}": value for key, value in RUNBOOK_VARIABLES.items()}
+
+
 def write_env_file(layout: Layout) -> None:
     """``connections.env``: one ``export`` per connection, shell-quoted; mode 0600 (it holds a password).
 
-    It also names the Alertmanager bridge's token file, so Airflow started from it (the demo, the tests)
-    accepts the sandbox's Alertmanager, and points Airflow's StatsD metrics at the sandbox's exporter.
+    It also sets the runbooks' Airflow Variables for this sandbox, names the Alertmanager bridge's token
+    file, so Airflow started from it (the demo, the tests) accepts the sandbox's Alertmanager, and points
+    Airflow's StatsD metrics at the sandbox's exporter.
     """
-    exported = {**env_vars(layout), **bridge_env(layout), **metrics_env(layout)}
+    exported = {**env_vars(layout), **variables_env(), **bridge_env(layout), **metrics_env(layout)}
     lines = [f"export {name}={shlex.quote(value)}" for name, value in exported.items()]
     path = layout.connections_env
     path.parent.mkdir(parents=True, exist_ok=True)

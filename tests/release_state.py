@@ -17,6 +17,7 @@ from novacron_runbooks.hooks.prometheus import PrometheusHook
 from novacron_runbooks.release.cluster import CANARY, ReleaseCluster
 from novacron_runbooks.release.gates import API_JOB, SERVICE_ERROR_RATIO
 from novacron_runbooks.release.history import CONFIGMAP, ReleaseHistory
+from sandbox.connections import RUNBOOK_VARIABLES
 from sandbox.layout import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 SEED_IMAGE = "registry.novacron.io/novacron/api:1.4.2"
 GOOD_IMAGE = "registry.novacron.io/novacron/api:1.5.0"
 BAD_IMAGE = "registry.novacron.io/novacron/api:1.5.0-bad"
+PREFLIGHT_WINDOW = RUNBOOK_VARIABLES["novacron_preflight_window"]
 
 
 @dataclass(frozen=True)
@@ -101,25 +103,30 @@ def reset_release_state(timeout: float = 60, healthy: bool = True) -> None:
         wait_service_healthy(max(timeout, 120))
 
 
-def wait_service_healthy(timeout: float = 90, window: str = "1m") -> float:
-    """Wait until the service's error ratio over ``window`` is well under 1% (preflight checks 1 minute).
+def wait_service_healthy(timeout: float = 90, window: str = PREFLIGHT_WINDOW) -> float:
+    """Wait until the service's error ratio over ``window`` is well under 1% (the runbooks' preflight window).
 
     Only a ratio that includes a scrape taken after this call began counts: requests that failed just before
     it are in the stand-in's counters but not yet in Prometheus, and a ratio without them would pass too soon.
     """
-    query = SERVICE_ERROR_RATIO.replace("$service", '"novacron-api"').replace("$window", window)
     hook = PrometheusHook()
     began = time.time()
     deadline = time.monotonic() + timeout
-    last: Any = None
+    last: float | None = None
     while time.monotonic() < deadline:
         scraped = hook.query(f'max(timestamp(up{{job="{API_JOB}"}}))').first_finite()
-        values = hook.query(query).values if scraped is not None and scraped > began else []
-        last = values
-        if values and values[0] < 0.005:  # headroom: the runbook's own preflight must see it under 1% too
-            return values[0]
+        last = service_error_ratio(window) if scraped is not None and scraped > began else None
+        if last is not None and last < 0.005:  # headroom: the runbook's own preflight must see it under 1%
+            return last
         time.sleep(2)
     raise AssertionError(f"service error ratio over {window} still {last} after {timeout} s")
+
+
+def service_error_ratio(window: str = PREFLIGHT_WINDOW) -> float:
+    """Return the whole service's error ratio over ``window`` as Prometheus has it now (NaN: no requests)."""
+    query = SERVICE_ERROR_RATIO.replace("$service", '"novacron-api"').replace("$window", window)
+    values = PrometheusHook().query(query).values
+    return float(values[0]) if values else float("nan")
 
 
 def promote_bad_release(keep_old_colour: bool) -> None:

@@ -7,19 +7,25 @@ Releases misbehave by tag in the stand-in: ``bad`` fails ~30% of all requests (t
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from backup_helpers import eventually
 from dag_runner import run_dag, task_states
 from release_state import (
     GOOD_IMAGE,
+    PREFLIGHT_WINDOW,
     SEED_IMAGE,
     history,
     load_dag,
     read_state,
     reset_release_state,
     resource_versions,
+    service_error_ratio,
 )
 
 from novacron_runbooks.dagkit.report.store import read_report
+from sandbox.faults import set_fault
 
 pytestmark = pytest.mark.sandbox
 
@@ -157,3 +163,26 @@ def test_a_held_canary_blocks_a_blue_green_switch(seeded):
     assert states["deploy_idle"] == "upstream_failed"
     assert resource_versions() == before
     assert "a held canary" in report_of(run)
+
+
+def test_release_into_an_incident_is_refused_by_the_preflight_before_anything_changes(seeded):
+    """The preflight judges the whole service's error ratio over the window the environment sets."""
+    set_fault(seeded, {"error_rate": 0.2})
+    try:
+        eventually(
+            lambda: service_error_ratio(PREFLIGHT_WINDOW) > 0.05, 60, "the injected errors seen by Prometheus"
+        )
+        before = resource_versions()
+        run = deploy(GOOD_IMAGE)
+    finally:
+        set_fault(seeded, {"clear": True})
+    states = task_states(run)
+    assert states["preflight"] == "failed", states
+    assert states["deploy_idle"] == "upstream_failed"
+    assert resource_versions() == before
+    report = json.loads(read_report("deployment", run.run_id, "json"))
+    preflight = next(s for s in report["steps"] if s["task_id"] == "preflight")["evidence"]
+    measured = next(m for m in preflight["measurements"] if m["name"] == "preflight_error_rate")
+    assert measured["verdict"] == "failure"
+    assert measured["value"] > 0.01
+    assert f"[{PREFLIGHT_WINDOW}]" in measured["query"]
