@@ -34,7 +34,7 @@ for path in (REPO / "plugins", REPO, REPO / "tests"):
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-pytest_plugins = ["sandbox_fixtures", "airflow_server"]
+pytest_plugins = ["sandbox_fixtures", "airflow_server", "longest_first"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
