@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.aio import free_port
-from sandbox.airflow_settings import execution_api_env
+from sandbox.airflow_settings import execution_api_env, sqlite_url
 from sandbox.layout import REPO_ROOT
 
 START_TIMEOUT = 240.0
@@ -145,7 +145,7 @@ def start_standalone(
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(str(home / "airflow.db")),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

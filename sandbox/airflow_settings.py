@@ -32,3 +32,19 @@ AIRFLOW_DEFAULT_TIMEOUT = 5.0
 def execution_api_env() -> dict[str, str]:
     """Give the settings as ``AIRFLOW__WORKERS__*`` environment variables, for processes Python starts."""
     return {f"AIRFLOW__WORKERS__{name.upper()}": value for name, value in EXECUTION_API_CLIENT.items()}
+
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 60
+"""How long an embedded Airflow's process waits for SQLite's single write lock before it gives up.
+
+SQLite admits one writer at a time. pysqlite's default wait is 5 s, and on a busy machine the DAG processor
+storing 30 DAGs or the scheduler's loop holds the lock longer than that: an API call then ends in a 500
+"Database error" (seen on ``PATCH /api/v2/dags/...`` right after a start) and a task's state update can fail
+the same way. Waiting is the right answer on one machine; production uses PostgreSQL, where this does not
+arise.
+"""
+
+
+def sqlite_url(path: str) -> str:
+    """``sql_alchemy_conn`` for a SQLite file that waits :data:`SQLITE_BUSY_TIMEOUT_SECONDS` to write."""
+    return f"sqlite:///{path}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}"

@@ -7,6 +7,8 @@ export PATH="$REPO/.venv/bin:$PATH"
 export PYTHONPATH="$REPO/plugins${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
 export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
+# SQLite has one write lock; wait up to 60 s for it instead of pysqlite's 5 s (sandbox/airflow_settings.py)
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db?timeout=60}"
 export AIRFLOW__CORE__LOAD_EXAMPLES="${AIRFLOW__CORE__LOAD_EXAMPLES:-False}"
 # Two cores: four LocalExecutor workers keep the machine responsive (each one costs ~130 MB).
 export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-4}"

@@ -19,6 +19,12 @@ REPO = Path(__file__).resolve().parent.parent
 _OWN_HOME = not os.environ.get("NOVACRON_TEST_AIRFLOW_HOME")
 _HOME = Path(os.environ.get("NOVACRON_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="novacron-airflow-"))
 
+for path in (REPO / "plugins", REPO, REPO / "tests"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+from sandbox.airflow_settings import sqlite_url  # noqa: E402  (no Airflow import: it must come after the env)
+
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_HOME),
@@ -26,13 +32,10 @@ os.environ.update(
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_HOME / 'airflow.db'}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(str(_HOME / "airflow.db")),
         "NOVACRON_REPORTS_URL": f"file://{_HOME / 'runbook_reports'}",
     }
 )
-for path in (REPO / "plugins", REPO, REPO / "tests"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
 
 pytest_plugins = ["sandbox_fixtures", "airflow_server", "longest_first"]
 
