@@ -6,6 +6,7 @@ for one of ours (stopping a stranger's process would be far worse than leaving a
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -125,7 +126,12 @@ def _signal(pid: int, sig: signal.Signals) -> bool:
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """SIGTERM ``pid`` and its process group, SIGKILL after ``timeout`` s; stragglers in the group die too."""
+    """SIGTERM ``pid`` and its process group, SIGKILL after ``timeout`` s; every descendant dies too.
+
+    Descendants that left the group die as well: sshd's per-connection children start their own session, so
+    an SSH client still connected (a worker's cached session) kept them alive after their listener stopped.
+    """
+    descendants = children(pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         if not _signal(pid, sig):
             break
@@ -138,8 +144,15 @@ def stop_pid(pid: int, timeout: float = 10.0) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if is_alive(pid):
-        raise SandboxError(f"process {pid} survived SIGKILL")
+    for child in descendants:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(is_alive(p) for p in (pid, *descendants)):
+        time.sleep(0.05)
+    survivors = [p for p in (pid, *descendants) if is_alive(p)]
+    if survivors:
+        raise SandboxError(f"processes {survivors} of {pid} survived SIGKILL")
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:

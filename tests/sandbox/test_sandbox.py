@@ -314,17 +314,30 @@ def _processes_mentioning(root: Path) -> list[str]:
 
 
 def test_stop_leaves_no_process_and_a_warm_start_restores(sandbox: Layout) -> None:
-    pids = orchestrator.our_pids(sandbox)
-    assert len(pids) >= 9
-    stopped = run_sandbox(sandbox, "stop")
-    assert stopped.returncode == 0, stopped.stderr
-    alive = [pid for pid in pids if is_alive(pid)]
-    assert alive == []
-    assert _processes_mentioning(sandbox.root) == []
-    assert run_sandbox(sandbox, "status").returncode == 1
+    """Nothing survives ``stop``, not even an SSH session a client still holds open, and a start restores.
 
-    began = time.monotonic()
-    warm = run_sandbox(sandbox, "start")
-    print(f"warm start: {time.monotonic() - began:.1f}s\n{warm.stdout}")
+    A runbook task's process keeps its session to a host; sshd's child for it leaves the listener's process
+    group, so a stop that signalled only the group left it running. The session's sandbox is started again
+    whatever happens here: the later tests of this worker use it.
+    """
+    from novacron_runbooks import connections
+    from novacron_runbooks.hooks.node import HostShell
+
+    held = HostShell(connections.DB_HOST_PREFIX + "pg_a", "pg-a")
+    try:
+        assert held.run(["id", "-un"], what="whoami").strip() == "postgres"
+        pids = orchestrator.our_pids(sandbox)
+        assert len(pids) >= 9
+        stopped = run_sandbox(sandbox, "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        alive = [pid for pid in pids if is_alive(pid)]
+        assert alive == []
+        assert _processes_mentioning(sandbox.root) == []
+        assert run_sandbox(sandbox, "status").returncode == 1
+    finally:
+        held.close()
+        began = time.monotonic()
+        warm = run_sandbox(sandbox, "start")
+        print(f"warm start: {time.monotonic() - began:.1f}s\n{warm.stdout}")
     assert warm.returncode == 0, warm.stdout + warm.stderr
     assert run_sandbox(sandbox, "status").returncode == 0
