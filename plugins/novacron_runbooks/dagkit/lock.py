@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MIN_LEASE = timedelta(minutes=30)
 MAX_LOCK_WAIT = timedelta(hours=4)
+LOCK_POKE_SECONDS = 15
+"""How often a waiting run looks at the lock again: the wait after a release is at most this long."""
 FINISHED_RUN_STATES = {"success", "failed"}
 
 
@@ -79,14 +81,18 @@ def lock_tasks(runbook: Runbook) -> tuple[Any, Any]:
         raise ValueError(f"runbook {runbook.name!r} has no lock_target")
     duration = lease_duration(runbook)
 
-    # Retries only cover Airflow's reschedule race (apache/airflow#71172: a late executor event for one poke
-    # fails the next one); a lock held too long raises AirflowFailException, which is never retried.
+    # Airflow's reschedule race (apache/airflow#71172, open): when the executor's event for one poke reaches
+    # the scheduler after the next poke is already queued, the scheduler fails that poke. On a busy machine
+    # the event came 5 s late, so a 5 s poke interval lost three tries in a row (and the run) while a deploy
+    # held the lock. 15 s leaves the scheduler three times that lag; the retries cover what still slips
+    # through (a poke only reads and conditionally writes the lease, so a retry is safe). A lock held too
+    # long raises AirflowFailException, which is never retried.
     @task.sensor(
         task_id="acquire_lock",
         mode="reschedule",
-        poke_interval=5,
+        poke_interval=LOCK_POKE_SECONDS,
         timeout=MAX_LOCK_WAIT.total_seconds(),
-        retries=3,
+        retries=5,
         retry_delay=timedelta(seconds=2),
     )
     def acquire_lock(**context: Any) -> PokeReturnValue:
