@@ -40,6 +40,8 @@ USERS_SERVED_IN_A_ROW = 3
 USERS_SERVED_TIMEOUT_SECONDS = 30.0
 TARGET_HEADER = "X-Novacron-Deployment"
 """Preview routing: the API's front door sends a request carrying this header to that Deployment's pods."""
+VERSION_HEADER = "X-Novacron-Version"
+"""Every answer of the API names the release that served it."""
 
 
 def run_holder(context: Any) -> str:
@@ -198,6 +200,14 @@ def switch_traffic(cluster: ReleaseCluster, colour: str, dry_run: bool) -> bool:
     return True
 
 
+def api_session() -> tuple[Any, str]:
+    """Open a ``requests`` session to the NovaCron API through its connection; return it and the base URL."""
+    from airflow.providers.http.hooks.http import HttpHook
+
+    hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
+    return hook.get_conn(), hook.base_url.rstrip("/")
+
+
 def confirm_users_served(
     version: str, timeout: float = USERS_SERVED_TIMEOUT_SECONDS, pause: float = 0.2
 ) -> float | None:
@@ -209,18 +219,16 @@ def confirm_users_served(
     goes on and says so: the gate that follows judges the release and fails closed on what it cannot see.
     """
     import requests
-    from airflow.providers.http.hooks.http import HttpHook
 
-    hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
-    session = hook.get_conn()
-    url = hook.base_url.rstrip("/") + SMOKE_PATHS[0]
+    session, base = api_session()
+    url = base + SMOKE_PATHS[0]
     evidence = current_evidence()
     started = time.monotonic()
     in_a_row = 0
     last = "no answer"
     while time.monotonic() - started < timeout:
         try:
-            served = session.get(url, timeout=5).headers.get("X-Novacron-Version", "none")
+            served = session.get(url, timeout=5).headers.get(VERSION_HEADER, "none")
         except requests.RequestException as exc:
             served = type(exc).__name__
         last = served
@@ -244,11 +252,8 @@ def smoke_check(
     retried) when the error ratio is over ``max_error_ratio`` or another version answered.
     """
     import requests
-    from airflow.providers.http.hooks.http import HttpHook
 
-    hook = HttpHook(method="GET", http_conn_id=connections.NOVACRON_API)
-    session = hook.get_conn()
-    base = hook.base_url.rstrip("/")
+    session, base = api_session()
     evidence = current_evidence()
     failures: list[str] = []
     wrong_version: set[str] = set()
@@ -262,7 +267,7 @@ def smoke_check(
             except requests.RequestException as exc:
                 failures.append(f"{path}: {type(exc).__name__}")
                 continue
-            served = resp.headers.get("X-Novacron-Version", "")
+            served = resp.headers.get(VERSION_HEADER, "")
             if served != expected_version:
                 wrong_version.add(served or "none")
             if resp.status_code >= 500:
